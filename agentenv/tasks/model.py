@@ -1,0 +1,95 @@
+"""The task spec: what an episode is about, where its code comes from, and how it is graded.
+
+Field names follow SWE-bench's instance format (``instance_id``, ``base_commit``, ``patch``,
+``test_patch``, ``FAIL_TO_PASS``, ``PASS_TO_PASS``), so that its JSONL loads as it is; keys the
+model does not know are kept (``extra="allow"``), never an error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TASK_SCHEMA_VERSION = 1
+DEFAULT_BASE_IMAGE = "agentenv/base:bookworm"
+DEFAULT_TEST_CMD = "python -m pytest -rA -p no:cacheprovider"
+
+_INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class Environment(BaseModel):
+    """How the task's image is made: a base image and the commands that install the repo."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_image: str = DEFAULT_BASE_IMAGE
+    # Run in the repo folder, in order, with the network on (the only time it is on).
+    install: list[str] = Field(default_factory=list)
+
+
+class Metadata(BaseModel):
+    """Free-form description used for filtering and statistics; unknown keys are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    domain: str | None = None
+    taxonomy: str | None = None
+    difficulty: str | None = None
+    language: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class Task(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    schema_version: int = TASK_SCHEMA_VERSION
+    instance_id: str
+    # A local git repository, a local folder of plain files, or a git URL. Relative paths are
+    # resolved against the folder of the spec file that names them.
+    repo_source: str
+    # Required for git sources. For a plain folder it may be left out: the folder's files are
+    # the base tree.
+    base_commit: str | None = None
+    problem_statement: str
+    requirements: str | None = None
+    patch: str = ""
+    test_patch: str = ""
+    FAIL_TO_PASS: list[str] = Field(default_factory=list)
+    PASS_TO_PASS: list[str] = Field(default_factory=list)
+    environment: Environment = Field(default_factory=Environment)
+    test_cmd: str = DEFAULT_TEST_CMD
+    metadata: Metadata = Field(default_factory=Metadata)
+
+    @field_validator("instance_id")
+    @classmethod
+    def _instance_id_is_a_safe_name(cls, value: str) -> str:
+        # It becomes a file name and part of an image tag.
+        if not _INSTANCE_ID.match(value):
+            raise ValueError(
+                "must start with a letter or digit and hold only letters, digits, '.', '_' and '-'"
+            )
+        return value
+
+    @field_validator("FAIL_TO_PASS", "PASS_TO_PASS", mode="before")
+    @classmethod
+    def _test_list_from_json_string(cls, value: Any) -> Any:
+        # SWE-bench stores these lists as JSON-encoded strings.
+        if isinstance(value, str):
+            try:
+                decoded = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"a string here must be a JSON list of test ids: {exc}") from exc
+            return decoded
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _swe_bench_repo_to_source(cls, data: Any) -> Any:
+        # SWE-bench names the repository as "owner/name" on GitHub.
+        if isinstance(data, dict) and "repo_source" not in data and isinstance(data.get("repo"), str):
+            data = dict(data)
+            data["repo_source"] = f"https://github.com/{data['repo']}.git"
+        return data
