@@ -1,0 +1,167 @@
+"""The host runtime: the same protocol, in a scratch copy of the repository on this machine.
+
+It is for trusted tasks only. Nothing isolates the agent's commands from the host: no network
+cut, no limits, the user's own permissions. It says so when it starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+from ptyprocess import PtyProcess
+
+from agentenv.runtime.base import CommandResult
+from agentenv.runtime.shell import BASH_ARGV, SHELL_ENV, ShellSession
+
+log = logging.getLogger(__name__)
+
+UNSAFE_WARNING = (
+    "LocalRuntime runs the agent's commands on this machine with your permissions, "
+    "without network isolation or resource limits: use it only for trusted tasks."
+)
+
+
+class LocalRuntimeWarning(UserWarning):
+    pass
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, read from /proc (children before grandchildren)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="utf-8", errors="replace") as status:
+                for line in status:
+                    if line.startswith("PPid:"):
+                        parents[int(entry)] = int(line.split()[1])
+                        break
+        except OSError:
+            continue
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
+class PtyTransport:
+    """A host bash on a pseudo-terminal."""
+
+    def __init__(self, cwd: str, env: dict[str, str]) -> None:
+        self._process = PtyProcess.spawn(BASH_ARGV, cwd=cwd, env=env, dimensions=(50, 200))
+
+    def send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._process.fd, view)
+            view = view[written:]
+
+    def recv(self, timeout: float) -> bytes | None:
+        ready, _, _ = select.select([self._process.fd], [], [], timeout)
+        if not ready:
+            return None
+        try:
+            return os.read(self._process.fd, 65536)
+        except OSError:  # EIO: the other side of the pty is closed
+            return b""
+
+    def kill_descendants(self, pid: int) -> None:
+        for child in reversed(descendants(pid)):
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def close(self, pid: int | None) -> None:
+        if pid is not None:
+            self.kill_descendants(pid)
+        try:
+            self._process.terminate(force=True)
+        except Exception:  # already gone
+            log.debug("pty shell already gone", exc_info=True)
+        try:
+            self._process.close(force=True)
+        except Exception:
+            log.debug("pty close failed", exc_info=True)
+
+
+class LocalRuntime:
+    """Runs in a scratch copy of `source_dir` on the host. For trusted tasks only."""
+
+    kind = "local"
+
+    def __init__(
+        self,
+        source_dir: str | Path,
+        *,
+        default_timeout: float = 60.0,
+        scratch_root: str | Path | None = None,
+        warn: bool = True,
+    ) -> None:
+        if warn:
+            warnings.warn(UNSAFE_WARNING, LocalRuntimeWarning, stacklevel=2)
+        self._scratch = Path(tempfile.mkdtemp(prefix="agentenv-local-", dir=scratch_root))
+        repo = self._scratch / "repo"
+        shutil.copytree(source_dir, repo, symlinks=True)
+        self.repo_dir = str(repo)
+        self.default_timeout = default_timeout
+        env = dict(os.environ)
+        env.update(SHELL_ENV)
+        # The interpreter running agentenv comes first, so `python` finds what it has installed.
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+        env.pop("VIRTUAL_ENV", None)
+        self._env = env
+        self._session = ShellSession(lambda: PtyTransport(self.repo_dir, self._env), self.repo_dir)
+        self._session.start()
+        self._closed = False
+
+    @property
+    def cwd(self) -> str:
+        return self._session.cwd
+
+    def run(self, command: str, timeout: float | None = None) -> CommandResult:
+        return self._session.run(command, timeout or self.default_timeout)
+
+    def read_file(self, path: str) -> bytes:
+        target = self._absolute(path)
+        if target.is_dir():
+            raise IsADirectoryError(path)
+        return target.read_bytes()
+
+    def write_file(self, path: str, data: bytes) -> None:
+        target = self._absolute(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Writing in place keeps the file's mode and any hard links, as an editor would.
+        with open(target, "wb") as handle:
+            handle.write(data)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._session.close()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _absolute(self, path: str) -> Path:
+        if not os.path.isabs(path):
+            raise ValueError(f"runtime paths must be absolute, got {path!r}")
+        return Path(path)
+
+    def __enter__(self) -> LocalRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
