@@ -1,0 +1,101 @@
+"""Loading task sets: a folder of YAML specs, a YAML file, or SWE-bench-style JSONL.
+
+Errors name the file, the record (line number for JSONL, index for a YAML list) and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from agentenv.tasks.model import Task
+from agentenv.tasks.repo import is_url
+
+TASK_SUFFIXES = {".yaml", ".yml", ".jsonl", ".json"}
+# Files in a task folder that describe the set rather than hold tasks.
+RESERVED_NAMES = {"manifest.yaml", "manifest.yml", "manifest.json"}
+
+
+class TaskLoadError(ValueError):
+    """A task file is unreadable or a record in it is invalid."""
+
+
+def _records(path: Path) -> Iterator[tuple[str, Any]]:
+    """(where, raw record) for every record in one file."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                yield f"{path}:{number}", json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise TaskLoadError(f"{path}:{number}: not valid JSON: {exc.msg}") from exc
+        return
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise TaskLoadError(f"{path}: cannot be parsed: {exc}") from exc
+    if isinstance(data, list):
+        for index, item in enumerate(data):
+            yield f"{path}[{index}]", item
+    else:
+        yield str(path), data
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(piece) for piece in item["loc"]) or "(record)"
+        parts.append(f"field `{field}`: {item['msg']}")
+    return "; ".join(parts)
+
+
+def _parse(where: str, raw: Any, base_dir: Path) -> Task:
+    if not isinstance(raw, dict):
+        raise TaskLoadError(f"{where}: a task must be a mapping, got {type(raw).__name__}")
+    try:
+        task = Task.model_validate(raw)
+    except ValidationError as exc:
+        name = raw.get("instance_id", "?")
+        raise TaskLoadError(f"{where}: task {name}: {_describe(exc)}") from None
+    if not is_url(task.repo_source) and not Path(task.repo_source).is_absolute():
+        task.repo_source = str((base_dir / task.repo_source).resolve())
+    return task
+
+
+def task_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise TaskLoadError(f"{path}: no such file or folder")
+    return sorted(
+        child
+        for child in path.iterdir()
+        if child.is_file() and child.suffix in TASK_SUFFIXES and child.name not in RESERVED_NAMES
+    )
+
+
+def load_tasks(path: str | Path) -> list[Task]:
+    """Every task under `path`, in file order; instance ids must be unique."""
+    path = Path(path)
+    tasks: list[Task] = []
+    seen: dict[str, str] = {}
+    for file in task_files(path):
+        for where, raw in _records(file):
+            task = _parse(where, raw, file.parent)
+            if task.instance_id in seen:
+                raise TaskLoadError(
+                    f"{where}: instance_id {task.instance_id!r} is already used at "
+                    f"{seen[task.instance_id]}"
+                )
+            seen[task.instance_id] = where
+            tasks.append(task)
+    if not tasks:
+        raise TaskLoadError(f"{path}: holds no tasks")
+    return tasks

@@ -1,0 +1,193 @@
+"""The repository an episode starts from: the tree at `base_commit` as a single-commit repo.
+
+A single commit, with no remotes, tags or other refs, so nothing of the project's future (the
+fix, later tests) can be read from its history. Its identity, date and message are fixed, so the
+same tree always gives the same commit id: the id names the content, and caches key on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+import git
+from filelock import FileLock
+
+from agentenv.tasks.model import Task
+
+CACHE_DIR = Path(os.environ.get("AGENTENV_CACHE", Path.home() / ".cache" / "agentenv"))
+_URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@[^:]+:)", re.I)
+_FIXED_IDENTITY = {
+    "GIT_AUTHOR_NAME": "agentenv",
+    "GIT_AUTHOR_EMAIL": "agentenv@localhost",
+    "GIT_COMMITTER_NAME": "agentenv",
+    "GIT_COMMITTER_EMAIL": "agentenv@localhost",
+    "GIT_AUTHOR_DATE": "2000-01-01T00:00:00+00:00",
+    "GIT_COMMITTER_DATE": "2000-01-01T00:00:00+00:00",
+}
+# Written to .git/info/exclude: what `submit` must never put in a patch.
+EXCLUDES = [
+    "__pycache__/",
+    "*.py[cod]",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".hypothesis/",
+    ".tox/",
+    ".nox/",
+    "*.egg-info/",
+    ".eggs/",
+    "build/",
+    "dist/",
+    ".coverage",
+    "htmlcov/",
+    "node_modules/",
+    "target/",
+    "*.o",
+    "*.so",
+    ".DS_Store",
+]
+
+
+class RepoSourceError(ValueError):
+    """The task's `repo_source` or `base_commit` cannot be used; the message says why."""
+
+
+def is_url(source: str) -> bool:
+    return bool(_URL.match(source))
+
+
+def source_kind(source: str) -> str:
+    """'url', 'git' (a local git repository) or 'folder' (a local folder of plain files)."""
+    if is_url(source):
+        return "url"
+    path = Path(source)
+    if not path.is_dir():
+        raise RepoSourceError(f"repo_source {source!r} is neither a URL nor an existing folder")
+    try:
+        git.Repo(path, search_parent_directories=False)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return "folder"
+    return "git"
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """A hash of every file's relative path, executable bit and bytes."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if ".git" not in p.relative_to(folder).parts):
+        relative = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            digest.update(f"L {relative} {os.readlink(path)}\n".encode())
+        elif path.is_file():
+            mode = "x" if path.stat().st_mode & stat.S_IXUSR else "f"
+            digest.update(f"{mode} {relative} {path.stat().st_size}\n".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def content_id(task: Task) -> str:
+    """A name for the base tree: the commit for git sources, a content hash for folders."""
+    kind = source_kind(task.repo_source)
+    if kind == "folder":
+        return "folder-" + folder_fingerprint(Path(task.repo_source))
+    if not task.base_commit:
+        raise RepoSourceError(f"task {task.instance_id}: base_commit is required for a git source")
+    return "commit-" + task.base_commit
+
+
+def materialize(task: Task, destination: Path) -> str:
+    """Write the task's base tree to `destination` as a single-commit repo; returns its id."""
+    kind = source_kind(task.repo_source)
+    destination.mkdir(parents=True, exist_ok=False)
+    if kind == "folder":
+        _copy_plain_folder(Path(task.repo_source), destination)
+    else:
+        if not task.base_commit:
+            raise RepoSourceError(
+                f"task {task.instance_id}: base_commit is required for a git source"
+            )
+        repo_path = _cached_clone(task.repo_source) if kind == "url" else Path(task.repo_source)
+        _export_tree(repo_path, task.base_commit, destination)
+    return _commit_single(destination)
+
+
+def _copy_plain_folder(source: Path, destination: Path) -> None:
+    shutil.copytree(
+        source,
+        destination,
+        symlinks=True,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".pytest_cache"),
+    )
+
+
+def _export_tree(repo_path: Path, commit: str, destination: Path) -> None:
+    repo = git.Repo(repo_path)
+    try:
+        resolved = repo.commit(commit).hexsha
+    except (git.BadName, ValueError) as exc:
+        raise RepoSourceError(f"base_commit {commit!r} is not in {repo_path}") from exc
+    # `git archive` writes the tree without any history; tar unpacks it.
+    archive = subprocess.run(
+        ["git", "-C", str(repo_path), "archive", "--format=tar", resolved],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        raise RepoSourceError(f"git archive {resolved} failed: {archive.stderr.decode()[-500:]}")
+    subprocess.run(["tar", "-x", "-C", str(destination)], input=archive.stdout, check=True)
+
+
+def _cached_clone(url: str) -> Path:
+    """A bare mirror of `url` under the cache folder, fetched when first needed."""
+    mirrors = CACHE_DIR / "repos"
+    mirrors.mkdir(parents=True, exist_ok=True)
+    target = mirrors / hashlib.sha256(url.encode()).hexdigest()[:24]
+    with FileLock(str(target) + ".lock"):
+        if not target.exists():
+            try:
+                git.Repo.clone_from(url, target, bare=True, mirror=True)
+            except git.GitCommandError as exc:
+                raise RepoSourceError(f"cannot clone {url}: {exc.stderr.strip()}") from exc
+    return target
+
+
+def _commit_single(destination: Path) -> str:
+    env = {**os.environ, **_FIXED_IDENTITY}
+    repo = git.Repo.init(destination, initial_branch="main")
+    with repo.config_writer() as config:
+        config.set_value("core", "autocrlf", "false")
+        config.set_value("core", "fileMode", "true")
+        config.set_value("gc", "auto", "0")
+    (destination / ".git" / "info").mkdir(exist_ok=True)
+    (destination / ".git" / "info" / "exclude").write_text("\n".join(EXCLUDES) + "\n")
+    repo.git.add("--all", "--force", env=env)
+    repo.git.commit("--allow-empty", "--no-verify", "--no-gpg-sign", "-q", "-m", "base", env=env)
+    # Leave nothing that hints at an origin or another history.
+    for hook in (destination / ".git" / "hooks").glob("*"):
+        hook.unlink()
+    (destination / ".git" / "description").unlink(missing_ok=True)
+    return repo.head.commit.hexsha
+
+
+def cached_checkout(task: Task) -> Path:
+    """The task's base repo in the cache folder, made once per content (the local runtime
+    copies it for each episode)."""
+    key = hashlib.sha256(content_id(task).encode()).hexdigest()[:24]
+    checkouts = CACHE_DIR / "checkouts"
+    checkouts.mkdir(parents=True, exist_ok=True)
+    target = checkouts / key
+    with FileLock(str(target) + ".lock"):
+        if not (target / ".git").is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+            staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=checkouts))
+            materialize(task, staging / "repo")
+            (staging / "repo").rename(target)
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
