@@ -1,0 +1,31 @@
+"""The `agentenv` command: a thin layer of argument parsing and tables over library calls."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from agentenv.cli import image_cmd, run_cmd, tools_cmd
+
+app = typer.Typer(
+    name="agentenv",
+    help="Coding agents on real repositories in containers: run, grade, and collect the data.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.command("run")(run_cmd.run)
+app.add_typer(image_cmd.app, name="image")
+app.add_typer(tools_cmd.app, name="tools")
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens.")) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,107 @@
+"""From a task to a way of starting runtimes for it: the bridge between tasks and runtimes.
+
+For Docker: the task's repo image (built once, then cached by content), and a factory that
+starts a fresh sandboxed container from it. For the host: a cached checkout of the base repo,
+and a factory that copies it into a scratch folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentenv.runtime.base import Runtime
+from agentenv.runtime.docker_runtime import ContainerLimits, DockerRuntime
+from agentenv.runtime.engine import engine_answers
+from agentenv.runtime.images import RepoImageRecipe, ensure_repo_image
+from agentenv.runtime.local_runtime import UNSAFE_WARNING, LocalRuntime, LocalRuntimeWarning
+from agentenv.tasks.model import Task
+from agentenv.tasks.repo import cached_checkout, content_id, materialize
+
+log = logging.getLogger(__name__)
+
+RuntimeKind = Literal["docker", "local", "auto"]
+REPO_DIR = "/repo"
+
+
+class RuntimeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: RuntimeKind = "docker"
+    limits: ContainerLimits = Field(default_factory=ContainerLimits)
+    command_timeout: float = 60.0
+
+
+def resolve_kind(kind: RuntimeKind) -> Literal["docker", "local"]:
+    """'auto' means Docker when an engine answers, else the host (with a warning)."""
+    if kind == "local":
+        warnings.warn(UNSAFE_WARNING, LocalRuntimeWarning, stacklevel=2)
+    if kind != "auto":
+        return kind
+    if engine_answers():
+        return "docker"
+    warnings.warn(
+        "no Docker engine answers; falling back to the local runtime. " + UNSAFE_WARNING,
+        LocalRuntimeWarning,
+        stacklevel=2,
+    )
+    return "local"
+
+
+@dataclass
+class Provisioned:
+    """How to start runtimes for one task, and what they are made from."""
+
+    start: Callable[[], Runtime]
+    kind: str
+    image: str | None
+
+
+def image_name(task: Task) -> str:
+    slug = task.instance_id.lower().replace("_", "-")
+    return f"agentenv/task.{slug}"
+
+
+def provision(
+    task: Task,
+    settings: RuntimeSettings,
+    *,
+    labels: dict[str, str] | None = None,
+    progress: Callable[[str], None] = log.info,
+) -> Provisioned:
+    kind = resolve_kind(settings.kind)
+    if kind == "docker":
+        recipe = RepoImageRecipe(
+            name=image_name(task),
+            base_image=task.environment.base_image,
+            content_id=content_id(task),
+            repo_dir=REPO_DIR,
+            install=tuple(task.environment.install),
+        )
+        tag = ensure_repo_image(recipe, lambda folder: materialize(task, folder), progress=progress)
+        all_labels = {"agentenv.instance_id": task.instance_id, **(labels or {})}
+
+        def start_docker() -> Runtime:
+            return DockerRuntime(
+                tag,
+                repo_dir=REPO_DIR,
+                limits=settings.limits,
+                labels=all_labels,
+                default_timeout=settings.command_timeout,
+            )
+
+        return Provisioned(start=start_docker, kind="docker", image=tag)
+
+    checkout = cached_checkout(task)
+
+    def start_local() -> Runtime:
+        # The caller was warned once (resolve_kind, or by choosing "local"); not per episode.
+        return LocalRuntime(checkout, default_timeout=settings.command_timeout, warn=False)
+
+    return Provisioned(start=start_local, kind="local", image=None)
+

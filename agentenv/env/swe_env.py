@@ -1,0 +1,182 @@
+"""`SWEEnv`: the Gymnasium contract over a repository task.
+
+An observation and an action are text. `reset` starts a fresh runtime for a task and returns
+the problem statement with the command docs; `step` carries out one ACI command; `submit`
+terminates the episode and grades the patch in a separate runtime (reward 1.0 if resolved);
+reaching `max_steps` truncates it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+from gymnasium.error import ResetNeeded
+
+from agentenv.aci.interface import ACI, ACIConfig
+from agentenv.aci.observation import truncate_middle
+from agentenv.aci.tools import ToolBundle, load_bundle
+from agentenv.env.provision import Provisioned, RuntimeKind, RuntimeSettings, provision, resolve_kind
+from agentenv.env.spaces import UnicodeText
+from agentenv.grading.grader import GradeResult, grade
+from agentenv.runtime.base import Runtime
+from agentenv.runtime.docker_runtime import ContainerLimits
+from agentenv.tasks.loader import load_tasks
+from agentenv.tasks.model import Task
+
+log = logging.getLogger(__name__)
+
+MAX_ACTION_CHARS = 200_000
+
+INSTANCE_TEMPLATE = """\
+{problem_statement}
+{requirements}
+The repository is checked out at {repo_dir}. Change it so that the issue above is resolved,
+then submit. One command per action; the commands are:
+
+{docs}
+"""
+
+
+class SWEEnv(gym.Env[str, str]):
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(
+        self,
+        tasks: str | Path | list[Task],
+        runtime: RuntimeKind = "docker",
+        max_steps: int = 50,
+        aci: ACIConfig | dict[str, Any] | None = None,
+        limits: ContainerLimits | dict[str, Any] | None = None,
+        grade_on_submit: bool = True,
+        grading_timeout: float = 1800.0,
+        bundle: ToolBundle | None = None,
+        labels: dict[str, str] | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1, got {max_steps}")
+        self.render_mode = render_mode
+        self.tasks = {task.instance_id: task for task in (tasks if isinstance(tasks, list) else load_tasks(tasks))}
+        self.task_ids = sorted(self.tasks)
+        self.aci_config = aci if isinstance(aci, ACIConfig) else ACIConfig.model_validate(aci or {})
+        limits_model = limits if isinstance(limits, ContainerLimits) else ContainerLimits.model_validate(limits or {})
+        self.runtime_settings = RuntimeSettings(
+            kind=resolve_kind(runtime), limits=limits_model, command_timeout=self.aci_config.command_timeout
+        )
+        self.max_steps = max_steps
+        self.grade_on_submit = grade_on_submit
+        self.grading_timeout = grading_timeout
+        self.bundle = bundle or load_bundle()
+        self.labels = labels or {}
+        self.action_space = UnicodeText(MAX_ACTION_CHARS)
+        self.observation_space = UnicodeText(self.aci_config.max_observation_chars)
+
+        self._provisioned: dict[str, Provisioned] = {}
+        self.task: Task | None = None
+        self.runtime: Runtime | None = None
+        self.aci: ACI | None = None
+        self.steps = 0
+        self._done = True
+        self._last_observation = ""
+
+    # -- gymnasium API -------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = options or {}
+        task_id = options.get("task_id")
+        if task_id is None:
+            task_id = self.task_ids[int(self.np_random.integers(len(self.task_ids)))]
+        if task_id not in self.tasks:
+            raise KeyError(f"unknown task_id {task_id!r}; this env has {len(self.tasks)} tasks")
+        self._close_runtime()
+        self.task = self.tasks[task_id]
+        provisioned = self.provisioned(self.task)
+        self.runtime = provisioned.start()
+        self.aci = ACI(self.runtime, test_cmd=self.task.test_cmd, config=self.aci_config, bundle=self.bundle)
+        self.steps = 0
+        self._done = False
+        observation = self._instance_prompt(self.task)
+        self._last_observation = observation
+        info = {
+            "task_id": task_id,
+            "runtime": provisioned.kind,
+            "image": provisioned.image,
+            "base_commit": self.aci.base_commit,
+        }
+        return observation, info
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        if self._done or self.aci is None or self.task is None:
+            raise ResetNeeded("call reset() before step(), and again after the episode ended")
+        self.steps += 1
+        outcome = self.aci.step(action)
+        info = dict(outcome.info)
+        info["step"] = self.steps
+        reward = 0.0
+        terminated = outcome.submitted
+        if terminated:
+            info["patch"] = outcome.patch
+            if self.grade_on_submit:
+                result = self.grade_patch(outcome.patch)
+                info["grade"] = {**result.report.model_dump(mode="json"), "resolved": result.report.resolved}
+                info["test_log"] = result.test_log
+                reward = 1.0 if result.report.resolved else 0.0
+        truncated = not terminated and self.steps >= self.max_steps
+        if truncated:
+            # What the agent had done when time ran out, for whoever grades it afterwards.
+            try:
+                info["patch"] = self.aci.collect_patch()
+            except Exception as exc:  # a broken repo must not lose the episode
+                info["patch"] = None
+                info["patch_error"] = str(exc)
+        self._done = terminated or truncated
+        self._last_observation = outcome.observation
+        return outcome.observation, reward, terminated, truncated, info
+
+    def render(self) -> str | None:
+        if self.render_mode == "ansi":
+            return self._last_observation
+        return None
+
+    def close(self) -> None:
+        self._close_runtime()
+        super().close()
+
+    # -- beyond the contract -------------------------------------------------------------
+    def provisioned(self, task: Task) -> Provisioned:
+        """Runtimes for `task` (its image is built on first use, then cached)."""
+        if task.instance_id not in self._provisioned:
+            self._provisioned[task.instance_id] = provision(task, self.runtime_settings, labels=self.labels)
+        return self._provisioned[task.instance_id]
+
+    def grade_patch(self, patch: str | None) -> GradeResult:
+        """Grade `patch` for the current task in a fresh runtime with the hidden tests."""
+        if self.task is None:
+            raise ResetNeeded("no task: call reset() first")
+        return grade(self.task, patch, self.provisioned(self.task).start, timeout=self.grading_timeout)
+
+    def _instance_prompt(self, task: Task) -> str:
+        assert self.runtime is not None and self.aci is not None
+        requirements = f"\nRequirements:\n{task.requirements}\n" if task.requirements else ""
+        text = INSTANCE_TEMPLATE.format(
+            problem_statement=task.problem_statement.strip(),
+            requirements=requirements,
+            repo_dir=self.runtime.repo_dir,
+            docs=self.aci.docs(),
+        )
+        return truncate_middle(text, self.aci_config.max_observation_chars)
+
+    def _close_runtime(self) -> None:
+        if self.runtime is not None:
+            try:
+                self.runtime.close()
+            finally:
+                self.runtime = None
+                self.aci = None

@@ -1,0 +1,75 @@
+"""Run configs (`configs/*.yaml`): which tasks, which runtime, which agent, how many workers.
+
+Relative paths in a config file are relative to the file's own folder, so a config means the
+same thing from wherever it is run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agentenv.aci.interface import ACIConfig
+from agentenv.runtime.docker_runtime import ContainerLimits
+
+CONFIG_SCHEMA_VERSION = 1
+
+
+class ConfigError(ValueError):
+    """A run config is unreadable or invalid; the message names the file and the field."""
+
+
+class AgentConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["oracle"] = "oracle"
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = CONFIG_SCHEMA_VERSION
+    run_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    tasks: str
+    instance_ids: list[str] | None = None
+    runtime: Literal["docker", "local", "auto"] = "docker"
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    max_steps: int = Field(50, ge=1)
+    workers: int = Field(1, ge=1)
+    seed: int = 0
+    output: str = "trajectories"
+    grading_timeout: float = Field(1800.0, gt=0)
+    aci: ACIConfig = Field(default_factory=ACIConfig)
+    limits: ContainerLimits = Field(default_factory=ContainerLimits)
+    # Set by load_config: the folder relative paths are resolved against.
+    base_dir: str = Field(".", exclude=True)
+
+    def path(self, value: str) -> Path:
+        candidate = Path(value)
+        return candidate if candidate.is_absolute() else (Path(self.base_dir) / candidate).resolve()
+
+
+def load_config(path: str | Path, **overrides: Any) -> RunConfig:
+    """Read a YAML config; `overrides` (e.g. from CLI flags) replace its values when not None."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a run config must be a mapping")
+    raw.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        config = RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field `{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None
+    config.base_dir = str(path.resolve().parent)
+    return config

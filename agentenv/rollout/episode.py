@@ -1,0 +1,149 @@
+"""One episode: an agent acting in an env, every step recorded as it happens."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from agentenv.agents.base import Agent, AgentError
+from agentenv.env.swe_env import SWEEnv
+from agentenv.trajectory.model import StepRecord, TrajectoryFooter, TrajectoryHeader
+from agentenv.trajectory.recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+
+class EpisodeResult(BaseModel):
+    instance_id: str
+    exit_status: str
+    steps: int
+    resolved: bool
+    submission: str | None
+    grade: dict[str, Any] | None
+    cost: float = 0.0
+    error: str | None = None
+    trajectory: str
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for package in ("agentenv", "gymnasium", "docker", "litellm"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def run_episode(
+    env: SWEEnv,
+    agent: Agent,
+    instance_id: str,
+    *,
+    run_id: str,
+    trajectory_path: Path,
+    config: dict[str, Any],
+    seed: int | None,
+    log_dir: Path | None = None,
+) -> EpisodeResult:
+    started = time.monotonic()
+    observation, info = env.reset(seed=seed, options={"task_id": instance_id})
+    assert env.task is not None
+    with Recorder(trajectory_path) as recorder:
+        recorder.write(
+            TrajectoryHeader(
+                run_id=run_id,
+                instance_id=instance_id,
+                task=env.task.model_dump(mode="json"),
+                config=config,
+                agent=agent.info,
+                seed=seed,
+                versions=versions(),
+                runtime=str(info.get("runtime")),
+                image=info.get("image"),
+                base_commit=info.get("base_commit"),
+                initial_observation=observation,
+            )
+        )
+        exit_status, error = "max_steps", None
+        submission: str | None = None
+        grade: dict[str, Any] | None = None
+        total_reward, cost, index = 0.0, 0.0, 0
+        try:
+            agent.reset(observation, info)
+            while True:
+                thinking_started = time.monotonic()
+                decision = agent.act(observation, info)
+                thinking = time.monotonic() - thinking_started
+                if decision.model_call is not None:
+                    cost += decision.model_call.cost
+                step_started = time.monotonic()
+                observation, reward, terminated, truncated, info = env.step(decision.action)
+                test_log = info.pop("test_log", None)
+                if test_log is not None and log_dir is not None:
+                    log_dir.mkdir(parents=True, exist_ok=True)
+                    (log_dir / f"{instance_id}.test.log").write_text(test_log, encoding="utf-8")
+                recorder.write(
+                    StepRecord(
+                        index=index,
+                        action=decision.action,
+                        observation=observation,
+                        reward=float(reward),
+                        terminated=terminated,
+                        truncated=truncated,
+                        info=info,
+                        thought=decision.thought,
+                        model_call=decision.model_call,
+                        timings={"agent_s": thinking, "env_s": time.monotonic() - step_started},
+                    )
+                )
+                index += 1
+                total_reward += float(reward)
+                if terminated:
+                    exit_status = "submitted"
+                    submission, grade = info.get("patch"), info.get("grade")
+                    break
+                if truncated:
+                    exit_status = "max_steps"
+                    submission = info.get("patch")
+                    # Graded like an auto-submission, for the report; the env's reward stays 0.
+                    result = env.grade_patch(submission)
+                    grade = {**result.report.model_dump(mode="json"), "resolved": result.report.resolved}
+                    if log_dir is not None:
+                        log_dir.mkdir(parents=True, exist_ok=True)
+                        (log_dir / f"{instance_id}.test.log").write_text(result.test_log, encoding="utf-8")
+                    break
+        except AgentError as exc:
+            exit_status, error = exc.exit_status, str(exc)
+            log.warning("%s: the agent stopped: %s", instance_id, exc)
+        resolved = bool(grade and grade.get("resolved"))
+        recorder.write(
+            TrajectoryFooter(
+                exit_status=exit_status,
+                steps=index,
+                submission=submission,
+                grade=grade,
+                resolved=resolved,
+                total_reward=total_reward,
+                cost=cost,
+                error=error,
+                duration_s=time.monotonic() - started,
+            )
+        )
+    return EpisodeResult(
+        instance_id=instance_id,
+        exit_status=exit_status,
+        steps=index,
+        resolved=resolved,
+        submission=submission,
+        grade=grade,
+        cost=cost,
+        error=error,
+        trajectory=str(trajectory_path),
+    )
