@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,7 +14,6 @@ from agentenv.rollout.config import ConfigError, load_config
 from agentenv.rollout.episode import EpisodeResult
 from agentenv.rollout.runner import run as run_config
 from agentenv.runtime.base import RuntimeUnavailable
-from agentenv.runtime.local_runtime import LocalRuntimeWarning
 from agentenv.tasks.loader import TaskLoadError
 
 console = Console(stderr=True)
@@ -59,34 +57,32 @@ def run(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", LocalRuntimeWarning)
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("resolved {task.fields[resolved]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        ) as progress:
-            bar = progress.add_task("episodes", total=None, resolved=0)
-            counts = {"resolved": 0}
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("resolved {task.fields[resolved]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        bar = progress.add_task("episodes", total=None, resolved=0)
+        counts = {"resolved": 0}
 
-            def started(finished: int, pending: int) -> None:
-                progress.update(bar, total=finished + pending, completed=finished)
-                if finished:
-                    console.print(f"resuming: {finished} episodes already finished, {pending} to run")
+        def started(finished: int, pending: int) -> None:
+            progress.update(bar, total=finished + pending, completed=finished)
+            if finished:
+                console.print(f"resuming: {finished} episodes already finished, {pending} to run")
 
-            def ended(result: EpisodeResult) -> None:
-                counts["resolved"] += int(result.resolved)
-                progress.update(bar, advance=1, resolved=counts["resolved"])
+        def ended(result: EpisodeResult) -> None:
+            counts["resolved"] += int(result.resolved)
+            progress.update(bar, advance=1, resolved=counts["resolved"])
 
-            try:
-                summary = run_config(loaded, config_name=config.stem, on_episode=ended, on_start=started)
-            except (TaskLoadError, RuntimeUnavailable, ValueError) as exc:
-                console.print(f"[red]error:[/red] {exc}")
-                raise typer.Exit(1) from None
+        try:
+            summary = run_config(loaded, config_name=config.stem, on_episode=ended, on_start=started)
+        except (TaskLoadError, RuntimeUnavailable, ValueError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
 
     console.print(_table(summary.episodes))
     report = summary.report
@@ -94,7 +90,7 @@ def run(
         f"resolved {report.resolved_instances}/{report.total_instances}; "
         f"run folder: {summary.run_dir}"
     )
-    failed: list[Literal["env_error"] | str] = [e.instance_id for e in summary.episodes if e.exit_status == "env_error"]
+    failed = [e.instance_id for e in summary.episodes if e.exit_status == "env_error"]
     if failed:
         console.print(f"[red]episodes that could not run:[/red] {', '.join(failed)}")
         raise typer.Exit(1)

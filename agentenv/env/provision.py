@@ -74,7 +74,7 @@ def provision(
     labels: dict[str, str] | None = None,
     progress: Callable[[str], None] = log.info,
 ) -> Provisioned:
-    kind = resolve_kind(settings.kind)
+    kind = resolve_kind(settings.kind) if settings.kind == "auto" else settings.kind
     if kind == "docker":
         recipe = RepoImageRecipe(
             name=image_name(task),

@@ -12,6 +12,7 @@ import string
 from collections.abc import Iterator, Set
 from typing import Any
 
+import numpy as np
 from gymnasium.spaces import Text
 
 # Sampled actions look like text an agent might type, with some non-ASCII mixed in.
@@ -47,6 +48,32 @@ class UnicodeText(Text):
     @property
     def character_set(self) -> Set[str]:  # type: ignore[override]
         return AnyUnicodeScalar()
+
+    def sample(
+        self,
+        mask: tuple[int | None, np.ndarray | None] | None = None,
+        probability: tuple[int | None, np.ndarray | None] | None = None,
+    ) -> str:
+        """A random string; a mask or probability vector indexes `character_list`, the
+        sampling alphabet (a weight per each of 1.1 million characters would be absurd)."""
+        if mask is not None and probability is not None:
+            raise ValueError("give a mask or a probability, not both")
+        length, weights = mask or probability or (None, None)
+        if length is None:
+            length = int(self.np_random.integers(self.min_length, self.max_length + 1))
+        if not self.min_length <= length <= self.max_length:
+            raise ValueError(f"length {length} is outside [{self.min_length}, {self.max_length}]")
+        alphabet = self.character_list
+        if weights is None:
+            return "".join(self.np_random.choice(alphabet, size=length))
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (len(alphabet),):
+            raise ValueError(f"expected {len(alphabet)} weights (one per sampling character), got {weights.shape}")
+        if weights.sum() == 0:
+            if self.min_length == 0:
+                return ""
+            raise ValueError("all weights are zero but the minimum length is above zero")
+        return "".join(self.np_random.choice(alphabet, size=length, p=weights / weights.sum()))
 
     def contains(self, x: Any) -> bool:
         if not isinstance(x, str) or not self.min_length <= len(x) <= self.max_length:

@@ -19,6 +19,7 @@ from agentenv.aci.interface import ACI, ACIConfig
 from agentenv.aci.observation import truncate_middle
 from agentenv.aci.tools import ToolBundle, load_bundle
 from agentenv.env.provision import Provisioned, RuntimeKind, RuntimeSettings, provision, resolve_kind
+from agentenv.env.runtime_pool import RuntimePool
 from agentenv.env.spaces import UnicodeText
 from agentenv.grading.grader import GradeResult, grade
 from agentenv.runtime.base import Runtime
@@ -54,6 +55,7 @@ class SWEEnv(gym.Env[str, str]):
         grading_timeout: float = 1800.0,
         bundle: ToolBundle | None = None,
         labels: dict[str, str] | None = None,
+        spare_runtime: bool = True,
         render_mode: str | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -77,6 +79,8 @@ class SWEEnv(gym.Env[str, str]):
         self.observation_space = UnicodeText(self.aci_config.max_observation_chars)
 
         self._provisioned: dict[str, Provisioned] = {}
+        # A spare runtime per task is started in the background, so a reset only takes it.
+        self._pool = RuntimePool(spare=spare_runtime)
         self.task: Task | None = None
         self.runtime: Runtime | None = None
         self.aci: ACI | None = None
@@ -98,7 +102,7 @@ class SWEEnv(gym.Env[str, str]):
         self._close_runtime()
         self.task = self.tasks[task_id]
         provisioned = self.provisioned(self.task)
-        self.runtime = provisioned.start()
+        self.runtime = self._pool.take(task_id, provisioned.start)
         self.aci = ACI(self.runtime, test_cmd=self.task.test_cmd, config=self.aci_config, bundle=self.bundle)
         self.steps = 0
         self._done = False
@@ -147,6 +151,7 @@ class SWEEnv(gym.Env[str, str]):
 
     def close(self) -> None:
         self._close_runtime()
+        self._pool.close()
         super().close()
 
     # -- beyond the contract -------------------------------------------------------------
@@ -155,6 +160,10 @@ class SWEEnv(gym.Env[str, str]):
         if task.instance_id not in self._provisioned:
             self._provisioned[task.instance_id] = provision(task, self.runtime_settings, labels=self.labels)
         return self._provisioned[task.instance_id]
+
+    def wait_for_spares(self) -> None:
+        """Block until the spare runtimes started in the background are ready."""
+        self._pool.wait_for_spares()
 
     def grade_patch(self, patch: str | None) -> GradeResult:
         """Grade `patch` for the current task in a fresh runtime with the hidden tests."""
@@ -175,8 +184,6 @@ class SWEEnv(gym.Env[str, str]):
 
     def _close_runtime(self) -> None:
         if self.runtime is not None:
-            try:
-                self.runtime.close()
-            finally:
-                self.runtime = None
-                self.aci = None
+            self._pool.release(self.runtime)
+            self.runtime = None
+            self.aci = None

@@ -138,6 +138,7 @@ def run(
             limits=config.limits,
             grading_timeout=config.grading_timeout,
             labels=labels,
+            spare_runtime=False,  # one episode per env: a spare would never be used
         )
         try:
             return run_episode(
