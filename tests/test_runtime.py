@@ -160,3 +160,29 @@ def test_local_runtime_works_on_a_scratch_copy_and_says_it_is_unsafe(tmp_path) -
         assert runtime.run("cat a.txt").output == "changed\n"
     finally:
         runtime.close()
+
+
+def test_an_engine_that_does_not_answer_is_reported_after_retries(tmp_path) -> None:
+    # A real client speaking to a socket nobody listens on: connection errors are transient,
+    # so they are retried, and then reported as the runtime being unavailable.
+    silent = docker.DockerClient(base_url=f"unix://{tmp_path}/no-engine.sock", version="1.41")
+    with pytest.raises(RuntimeUnavailable, match="starting a container: .*"):
+        DockerRuntime("any/image:tag", client=silent)
+
+
+def test_transient_and_lasting_engine_errors_are_told_apart() -> None:
+    import requests
+
+    from agentenv.runtime.engine import is_transient
+
+    def api_error(status: int, text: str) -> docker.errors.APIError:
+        response = requests.Response()
+        response.status_code = status
+        return docker.errors.APIError(text, response=response, explanation=text)
+
+    assert is_transient(api_error(409, "removal of container abc is already in progress"))
+    assert is_transient(api_error(500, "device or resource busy"))
+    assert is_transient(requests.exceptions.ConnectionError("reset"))
+    assert not is_transient(api_error(500, "cannot mount volume over existing file"))
+    assert not is_transient(api_error(400, "invalid reference format"))
+    assert not is_transient(docker.errors.ImageNotFound("no such image"))

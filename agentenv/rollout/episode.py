@@ -41,6 +41,12 @@ def versions() -> dict[str, str]:
     return found
 
 
+def _save_test_log(log_dir: Path | None, instance_id: str, test_log: str | None) -> None:
+    if test_log is not None and log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        (log_dir / f"{instance_id}.test.log").write_text(test_log, encoding="utf-8")
+
+
 def run_episode(
     env: SWEEnv,
     agent: Agent,
@@ -85,10 +91,8 @@ def run_episode(
                     cost += decision.model_call.cost
                 step_started = time.monotonic()
                 observation, reward, terminated, truncated, info = env.step(decision.action)
-                test_log = info.pop("test_log", None)
-                if test_log is not None and log_dir is not None:
-                    log_dir.mkdir(parents=True, exist_ok=True)
-                    (log_dir / f"{instance_id}.test.log").write_text(test_log, encoding="utf-8")
+                # The hidden tests' log goes beside the trajectory, not into it.
+                _save_test_log(log_dir, instance_id, info.pop("test_log", None))
                 recorder.write(
                     StepRecord(
                         index=index,
@@ -115,9 +119,7 @@ def run_episode(
                     # Graded like an auto-submission, for the report; the env's reward stays 0.
                     result = env.grade_patch(submission)
                     grade = {**result.report.model_dump(mode="json"), "resolved": result.report.resolved}
-                    if log_dir is not None:
-                        log_dir.mkdir(parents=True, exist_ok=True)
-                        (log_dir / f"{instance_id}.test.log").write_text(result.test_log, encoding="utf-8")
+                    _save_test_log(log_dir, instance_id, result.test_log)
                     break
         except AgentError as exc:
             exit_status, error = exc.exit_status, str(exc)
