@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from agentenv.aci.interface import ACI, ACIConfig
+from agentenv.aci.tools import ToolsError, load_toolset
 from agentenv.runtime.docker_runtime import DockerRuntime
 from agentenv.tasks.model import Task
 
 OPS = "/repo/spanlib/ops.py"
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
@@ -197,3 +201,155 @@ def test_long_output_is_cut_in_the_middle(docker_runtime: DockerRuntime, demo_ta
 def test_ansi_escapes_are_stripped(aci: ACI) -> None:
     text = aci.step("bash printf '\\033[31mred\\033[0m plain\\n'").observation
     assert text.startswith("red plain\n")
+
+
+# -- structure -------------------------------------------------------------------------------
+def test_outline_lists_classes_functions_and_methods(aci: ACI) -> None:
+    text = aci.step("outline spanlib/intervalset.py").observation
+    assert text.startswith("[Outline of /repo/spanlib/intervalset.py (")
+    assert "class IntervalSet  (lines " in text and "  method add  (lines " in text
+
+
+def test_outline_errors(aci: ACI) -> None:
+    assert "does not know the language" in aci.step("outline README.md").observation
+    assert "not found" in aci.step("outline nope.py").observation
+
+
+def test_find_symbol_across_the_repo(aci: ACI) -> None:
+    text = aci.step("find_symbol merge").observation
+    assert 'Found 1 definitions of "merge"' in text and "/repo/spanlib/ops.py:10-" in text and "function merge" in text
+    qualified = aci.step("find_symbol IntervalSet.add").observation
+    assert "method IntervalSet.add" in qualified
+    aci.runtime.write_file("/repo/other.go", b"package x\n\ntype S struct{}\n\nfunc (s *S) merge() {}\n")
+    both = aci.step("find_symbol merge").observation
+    assert 'Found 2 definitions' in both and "/repo/other.go:5-5  method S.merge" in both
+    assert "No definition" in aci.step("find_symbol nothing_like_this").observation
+    assert "no spaces" in aci.step("find_symbol 'two words'").observation
+
+
+# -- str_replace, insert, undo_edit ------------------------------------------------------------
+def test_str_replace_in_text_and_function_syntax(aci: ACI) -> None:
+    old = "                merged[-1] = Interval(last.start, current.end)"
+    new = "                merged[-1] = Interval(last.start, max(last.end, current.end))"
+    outcome = aci.step(f"str_replace spanlib/ops.py\n{old}\nend_of_old\n{new}\nend_of_new")
+    assert outcome.info["error"] is None, outcome.observation
+    assert new in _file(aci, OPS) and old not in _file(aci, OPS)
+    assert "max(last.end, current.end)" in outcome.observation  # the changed window is shown
+    # Inside a line, through a function call: no newline is added to either side.
+    call = json.dumps({"name": "str_replace", "arguments": {"path": "spanlib/ops.py", "old_str": "max(last.end", "new_str": "max(current.end"}})
+    assert aci.step(call).info["error"] is None
+    assert "max(current.end, current.end)" in _file(aci, OPS)
+
+
+def test_str_replace_errors(aci: ACI) -> None:
+    original = _file(aci, OPS)
+    missing = aci.step("str_replace spanlib/ops.py\nnot in the file\nend_of_old\nx\nend_of_new").observation
+    assert "does not occur" in missing
+    repeated = aci.step("str_replace spanlib/ops.py\n    return\nend_of_old\n    return None\nend_of_new").observation
+    assert "occurs" in repeated and "times" in repeated and "starting on lines" in repeated
+    broken = aci.step("str_replace spanlib/ops.py\n    merged: List[Interval] = []\nend_of_old\n    merged: List[Interval] = [\nend_of_new")
+    assert broken.info["error"] == "edit_rejected" and broken.info["lint"]
+    assert "File /repo/nope.py not found" in aci.step("str_replace nope.py\na\nend_of_old\nb\nend_of_new").observation
+    assert _file(aci, OPS) == original
+
+
+def test_insert_after_a_line_and_at_the_top(aci: ACI) -> None:
+    before = _file(aci, OPS).splitlines(keepends=True)
+    assert aci.step("insert spanlib/ops.py 0\n# Copyright notice\nend_of_insert").info["error"] is None
+    # (After line 3 would be rejected: a future import must come first, and the guard knows.)
+    assert aci.step("insert spanlib/ops.py 4\nimport math\nend_of_insert").info["error"] is None
+    after = _file(aci, OPS).splitlines(keepends=True)
+    assert after[0] == "# Copyright notice\n" and after[4] == "import math\n"
+    assert after[1:4] == before[0:3] and after[5:] == before[3:]
+    assert "out of range" in aci.step("insert spanlib/ops.py 9999\nx = 1\nend_of_insert").observation
+    assert aci.step("insert spanlib/ops.py 1\ndef broken(:\nend_of_insert").info["error"] == "edit_rejected"
+
+
+def test_undo_edit_goes_back_one_change_at_a_time(aci: ACI) -> None:
+    original = _file(aci, OPS)
+    aci.step("insert spanlib/ops.py 0\n# one\nend_of_insert")
+    after_one = _file(aci, OPS)
+    aci.step("insert spanlib/ops.py 0\n# two\nend_of_insert")
+    assert "Undid the last edit" in aci.step("undo_edit spanlib/ops.py").observation
+    assert _file(aci, OPS) == after_one
+    aci.step("undo_edit spanlib/ops.py")
+    assert _file(aci, OPS) == original
+    assert "No edit of /repo/spanlib/ops.py to undo" in aci.step("undo_edit spanlib/ops.py").observation
+
+
+def test_undo_of_a_create_removes_the_file(aci: ACI) -> None:
+    aci.step("create scratch.py")
+    assert "the file is gone" in aci.step("undo_edit scratch.py").observation
+    assert aci.runtime.run("test -e /repo/scratch.py").exit_code == 1
+
+
+def test_devices_are_not_read(aci: ACI) -> None:
+    assert "not a regular file" in aci.step("open /dev/zero").observation.lower()
+
+
+def test_bare_interpreters_are_refused_with_advice(aci: ACI) -> None:
+    assert "python -c" in aci.step("bash python").observation
+    assert aci.step("bash python -c 'print(6*7)'").observation.startswith("42\n")
+
+
+# -- user bundles --------------------------------------------------------------------------------
+def test_a_user_bundle_command_runs_its_script_in_the_container(docker_runtime: DockerRuntime, demo_task: Task) -> None:
+    toolset = load_toolset([FIXTURES / "bundle_wc"])
+    aci = ACI(docker_runtime, test_cmd=demo_task.test_cmd, bundle=toolset)
+    assert "count_lines <path> [<pattern>]" in aci.docs()
+    assert any(s["function"]["name"] == "count_lines" for s in toolset.function_schemas())
+    total = len(_file(aci, OPS).splitlines())
+    assert aci.step("count_lines spanlib/ops.py").observation.startswith(f"spanlib/ops.py has {total} lines")
+    call = json.dumps({"name": "count_lines", "arguments": {"path": "spanlib/ops.py", "pattern": "def "}})
+    assert 'lines of spanlib/ops.py contain "def "' in aci.step(call).observation
+    failed = aci.step("count_lines nope.txt")
+    assert "no such file" in failed.observation and failed.info["exit_code"] == 2
+
+
+def test_bundle_errors_are_clear(tmp_path) -> None:
+    with pytest.raises(ToolsError, match="'bash' of bundle 'dup' is already declared by bundle 'defaults'"):
+        bundle = tmp_path / "dup"
+        (bundle / "bin").mkdir(parents=True)
+        (bundle / "config.yaml").write_text(
+            "name: dup\ncommands:\n  - {name: bash, signature: bash, docstring: d, arguments: []}\n"
+        )
+        (bundle / "bin" / "bash").write_text("#!/bin/sh\n")
+        load_toolset([bundle])
+    scriptless = tmp_path / "scriptless"
+    scriptless.mkdir()
+    (scriptless / "config.yaml").write_text("name: s\ncommands:\n  - {name: hello, signature: hello, docstring: d, arguments: []}\n")
+    with pytest.raises(ToolsError, match=r"'hello' of bundle 's' has no script \(expected bin/hello"):
+        load_toolset([scriptless])
+
+
+@pytest.mark.parametrize(
+    ("text", "call"),
+    [
+        ("open spanlib/ops.py 30", {"name": "open", "arguments": {"path": "spanlib/ops.py", "line_number": 30}}),
+        ("search_dir 'def merge'", {"name": "search_dir", "arguments": {"search_term": "def merge"}}),
+        ("find_symbol merge", {"name": "find_symbol", "arguments": {"name": "merge"}}),
+        ("bash ls spanlib | sort", {"name": "bash", "arguments": {"command": "ls spanlib | sort"}}),
+        ("insert README.md 1\nAnother line.\nend_of_insert", {"name": "insert", "arguments": {"path": "README.md", "line": 1, "text": "Another line."}}),
+    ],
+)
+def test_both_syntaxes_give_identical_results(docker_provisioned, demo_task: Task, text: str, call: dict) -> None:
+    results = []
+    for action in (text, json.dumps(call)):
+        runtime = docker_provisioned[demo_task.instance_id].start()
+        try:
+            aci = ACI(runtime, test_cmd=demo_task.test_cmd)
+            outcome = aci.step(action)
+            results.append((outcome.observation, aci.collect_patch()))
+        finally:
+            runtime.close()
+    assert results[0] == results[1]
+
+
+def test_tools_schema_cli_prints_the_json_list() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "agentenv.cli.main", "tools", "schema"], capture_output=True, text=True, check=True)
+    schemas = json.loads(done.stdout)
+    assert isinstance(schemas, list) and {s["function"]["name"] for s in schemas} >= {"edit", "str_replace", "find_symbol"}
+    assert all(s["type"] == "function" and s["function"]["parameters"]["type"] == "object" for s in schemas)

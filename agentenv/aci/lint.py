@@ -47,6 +47,8 @@ _LANGUAGE_BY_SUFFIX: dict[str, str] = {
     ".c": "c", ".h": "c",
     ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp",
 }
+# The file name endings the guard (and the symbol outline) understand.
+SOURCE_SUFFIXES: frozenset[str] = frozenset(_LANGUAGE_BY_SUFFIX)
 
 # Only these pyflakes findings are errors; the rest (unused imports, ...) are style.
 _PYFLAKES_ERRORS = (pyflakes.messages.UndefinedName, pyflakes.messages.DuplicateArgument)

@@ -138,8 +138,8 @@ def _parse_text(text: str, bundle: ToolBundle) -> ParsedAction:
         for argument_name in slot.names:
             arguments[argument_name] = _convert(spec, argument_name, match.group(argument_name))
 
-    multiline = next((a for a in spec.arguments if a.multiline), None)
-    if multiline is None:
+    multiline = spec.multiline_arguments
+    if not multiline:
         if body.strip():
             raise ActionParseError(
                 f"{name} takes a single line, but the action has more lines. "
@@ -147,17 +147,22 @@ def _parse_text(text: str, bundle: ToolBundle) -> ParsedAction:
             )
         return ParsedAction(name=name, arguments=arguments, syntax="text")
     lines = body.split("\n") if body else []
-    try:
-        end = next(i for i, line in enumerate(lines) if line.strip() == spec.end_name)
-    except StopIteration:
+    position = 0
+    for argument in multiline:
+        try:
+            end = next(i for i in range(position, len(lines)) if lines[i].strip() == argument.end)
+        except StopIteration:
+            raise ActionParseError(
+                f"{name}: <{argument.name}> must end with a line holding only {argument.end}. "
+                f"{_usage_hint(spec)}"
+            ) from None
+        value = "".join(line + "\n" for line in lines[position:end])
+        arguments[argument.name] = value if argument.final_newline else value.removesuffix("\n")
+        position = end + 1
+    if any(line.strip() for line in lines[position:]):
         raise ActionParseError(
-            f"{name}: the text must end with a line holding only {spec.end_name}. {_usage_hint(spec)}"
-        ) from None
-    if any(line.strip() for line in lines[end + 1 :]):
-        raise ActionParseError(
-            f"{name}: there is text after {spec.end_name}. Send one command per action."
+            f"{name}: there is text after {multiline[-1].end}. Send one command per action."
         )
-    arguments[multiline.name] = "".join(line + "\n" for line in lines[:end])
     return ParsedAction(name=name, arguments=arguments, syntax="text")
 
 
@@ -192,8 +197,8 @@ def _parse_function_call(text: str, bundle: ToolBundle) -> ParsedAction:
                 raise ActionParseError(f"{spec.name}: argument {argument.name!r} is missing")
             continue
         value = _convert(spec, argument.name, raw_arguments[argument.name])
-        if argument.multiline and isinstance(value, str) and value and not value.endswith("\n"):
-            value += "\n"  # the text syntax always ends the body with a newline
+        if argument.multiline and argument.final_newline and value and not value.endswith("\n"):
+            value += "\n"  # as the text syntax gives it: lines end with a newline
         arguments[argument.name] = value
     return ParsedAction(name=spec.name, arguments=arguments, syntax="function")
 
@@ -214,7 +219,9 @@ def format_action(name: str, arguments: dict[str, Any], bundle: ToolBundle) -> s
             token = token.replace(f"<{argument_name}>", str(arguments[argument_name]))
         words.append(shlex.quote(token) if len(slot.names) == 1 else token)
     text = " ".join(words)
-    multiline = next((a for a in spec.arguments if a.multiline), None)
-    if multiline is not None:
-        text += "\n" + arguments.get(multiline.name, "") + (spec.end_name or "")
+    for argument in spec.multiline_arguments:
+        value = arguments.get(argument.name, "")
+        if not argument.final_newline or (value and not value.endswith("\n")):
+            value += "\n"  # the line break before the end line is not part of the value
+        text += "\n" + value + (argument.end or "")
     return text

@@ -1,4 +1,10 @@
-"""Command declarations (`tools/*/config.yaml`): one source for docs, schemas and the parser."""
+"""Command declarations (`tools/<bundle>/config.yaml`): one source for the prompt's command
+docs, the OpenAI function-calling schemas and the parser of text actions.
+
+A bundle is a folder: `config.yaml` declares commands; `bin/<name>` (optional) implements a
+command as a script that is copied into the container. The built-in bundle's commands are
+implemented in Python on the host and need no script.
+"""
 
 from __future__ import annotations
 
@@ -23,14 +29,25 @@ class ToolsError(ValueError):
 class Argument(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     type: Literal["string", "integer"]
     description: str
     required: bool = True
-    # The body lines after the first line, up to the command's end_name line.
+    # A multi-line argument is written on the lines after the first line, up to a line
+    # holding only `end`; several follow each other in declaration order.
     multiline: bool = False
+    end: str | None = None
+    # Whether the value ends with a newline, as the lines of a file do (edit, insert); text
+    # matched inside lines (str_replace) does not.
+    final_newline: bool = True
     # The rest of the action text, verbatim (no quoting, may span lines).
     rest: bool = False
+
+    @model_validator(mode="after")
+    def _end_goes_with_multiline(self) -> Argument:
+        if self.multiline != (self.end is not None):
+            raise ValueError("a multiline argument needs an `end` line, and only it has one")
+        return self
 
 
 class CommandSpec(BaseModel):
@@ -40,7 +57,8 @@ class CommandSpec(BaseModel):
     signature: str
     docstring: str
     arguments: list[Argument] = Field(default_factory=list)
-    end_name: str | None = None
+    # Set when loading a bundle whose bin/ holds a script of this name (host path).
+    script: str | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
     def _signature_matches_arguments(self) -> CommandSpec:
@@ -54,22 +72,23 @@ class CommandSpec(BaseModel):
                 f"signature placeholders {in_signature} must list the non-multiline "
                 f"arguments in order: {inline}"
             )
-        multiline = [a for a in self.arguments if a.multiline]
-        if multiline and not self.end_name:
-            raise ValueError("a multiline argument needs an end_name")
-        if len(multiline) > 1:
-            raise ValueError("at most one multiline argument")
         if any(a.rest for a in self.arguments[:-1]):
             raise ValueError("only the last argument may take the rest of the text")
+        if any(a.rest for a in self.arguments) and any(a.multiline for a in self.arguments):
+            raise ValueError("a command cannot have both a rest argument and multiline ones")
         return self
 
     @property
+    def multiline_arguments(self) -> list[Argument]:
+        return [a for a in self.arguments if a.multiline]
+
+    @property
     def usage(self) -> str:
-        """The signature with the body placeholder, as shown in the docs."""
-        if self.end_name:
-            body = next(a.name for a in self.arguments if a.multiline)
-            return f"{self.signature}\n<{body}>\n{self.end_name}"
-        return self.signature
+        """The signature with the body placeholders, as shown in the docs."""
+        lines = [self.signature]
+        for argument in self.multiline_arguments:
+            lines += [f"<{argument.name}>", argument.end or ""]
+        return "\n".join(lines)
 
     def function_schema(self) -> dict[str, Any]:
         """The OpenAI function-calling ("tools") schema of this command."""
@@ -94,7 +113,7 @@ class ToolBundle(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_version: int = TOOLS_SCHEMA_VERSION
-    name: str
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     commands: list[CommandSpec]
 
     @cached_property
@@ -115,6 +134,21 @@ class ToolBundle(BaseModel):
     def function_schemas(self) -> list[dict[str, Any]]:
         return [command.function_schema() for command in self.commands]
 
+    def merged_with(self, *others: ToolBundle) -> ToolBundle:
+        """One bundle offering every command; a name declared twice is an error."""
+        commands = list(self.commands)
+        owner = {command.name: self.name for command in self.commands}
+        for other in others:
+            for command in other.commands:
+                if command.name in owner:
+                    raise ToolsError(
+                        f"command {command.name!r} of bundle {other.name!r} is already "
+                        f"declared by bundle {owner[command.name]!r}"
+                    )
+                owner[command.name] = other.name
+                commands.append(command)
+        return ToolBundle(name=".".join([self.name, *(o.name for o in others)]), commands=commands)
+
 
 def builtin_tools_dir() -> Path:
     """`tools/` of a source checkout, or the copy packed into an installed wheel."""
@@ -126,7 +160,7 @@ def builtin_tools_dir() -> Path:
 
 
 def load_bundle(folder: str | Path | None = None) -> ToolBundle:
-    """Load `folder/config.yaml` (default: the built-in bundle)."""
+    """Load `folder/config.yaml` (default: the built-in bundle) and find its bin/ scripts."""
     folder = Path(folder) if folder else builtin_tools_dir() / "defaults"
     config = folder / "config.yaml"
     try:
@@ -136,9 +170,28 @@ def load_bundle(folder: str | Path | None = None) -> ToolBundle:
     except yaml.YAMLError as exc:
         raise ToolsError(f"{config}: not valid YAML: {exc}") from exc
     try:
-        return ToolBundle.model_validate(raw)
+        bundle = ToolBundle.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"`{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in exc.errors()
         )
         raise ToolsError(f"{config}: {problems}") from None
+    for command in bundle.commands:
+        script = folder / "bin" / command.name
+        if script.is_file():
+            command.script = str(script.resolve())
+    return bundle
+
+
+def load_toolset(extra_bundles: list[str | Path] | None = None) -> ToolBundle:
+    """The built-in commands plus those of the named bundle folders."""
+    builtin = load_bundle()
+    extras = [load_bundle(folder) for folder in extra_bundles or []]
+    for extra in extras:
+        for command in extra.commands:
+            if command.script is None:
+                raise ToolsError(
+                    f"command {command.name!r} of bundle {extra.name!r} has no script "
+                    f"(expected bin/{command.name} in the bundle folder)"
+                )
+    return builtin.merged_with(*extras)

@@ -17,7 +17,7 @@ from gymnasium.error import ResetNeeded
 
 from agentenv.aci.interface import ACI, ACIConfig
 from agentenv.aci.observation import truncate_middle
-from agentenv.aci.tools import ToolBundle, load_bundle
+from agentenv.aci.tools import ToolBundle, load_toolset
 from agentenv.env.provision import Provisioned, RuntimeKind, RuntimeSettings, provision, resolve_kind
 from agentenv.env.runtime_pool import RuntimePool
 from agentenv.env.spaces import UnicodeText
@@ -53,7 +53,7 @@ class SWEEnv(gym.Env[str, str]):
         limits: ContainerLimits | dict[str, Any] | None = None,
         grade_on_submit: bool = True,
         grading_timeout: float = 1800.0,
-        bundle: ToolBundle | None = None,
+        tools: list[str | Path] | None = None,
         labels: dict[str, str] | None = None,
         spare_runtime: bool = True,
         render_mode: str | None = None,
@@ -73,7 +73,8 @@ class SWEEnv(gym.Env[str, str]):
         self.max_steps = max_steps
         self.grade_on_submit = grade_on_submit
         self.grading_timeout = grading_timeout
-        self.bundle = bundle or load_bundle()
+        # The built-in commands plus those of the user's bundle folders (with their scripts).
+        self.bundle: ToolBundle = load_toolset(tools)
         self.labels = labels or {}
         self.action_space = UnicodeText(MAX_ACTION_CHARS)
         self.observation_space = UnicodeText(self.aci_config.max_observation_chars)

@@ -43,6 +43,8 @@ class RunConfig(BaseModel):
     output: str = "trajectories"
     grading_timeout: float = Field(1800.0, gt=0)
     aci: ACIConfig = Field(default_factory=ACIConfig)
+    # Folders of extra command bundles (config.yaml + bin/ scripts), offered with the built-ins.
+    tools: list[str] = Field(default_factory=list)
     limits: ContainerLimits = Field(default_factory=ContainerLimits)
     # Set by load_config: the folder relative paths are resolved against.
     base_dir: str = Field(".", exclude=True)

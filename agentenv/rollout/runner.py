@@ -136,6 +136,7 @@ def run(
             max_steps=config.max_steps,
             aci=config.aci,
             limits=config.limits,
+            tools=[config.path(folder) for folder in config.tools],
             grading_timeout=config.grading_timeout,
             labels=labels,
             spare_runtime=False,  # one episode per env: a spare would never be used

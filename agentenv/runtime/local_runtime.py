@@ -138,7 +138,9 @@ class LocalRuntime:
     def read_file(self, path: str) -> bytes:
         target = self._absolute(path)
         if target.is_dir():
-            raise IsADirectoryError(path)
+            raise IsADirectoryError(21, "Is a directory", path)
+        if target.exists() and not target.is_file():
+            raise OSError(22, "Not a regular file", path)  # /dev/zero would never end
         return target.read_bytes()
 
     def write_file(self, path: str, data: bytes) -> None:

@@ -13,7 +13,7 @@ from agentenv.runtime.base import ShellError
 from agentenv.runtime.shell import ShellSession, encode_for_printf, shell_word
 
 # Status codes chosen to mirror errno, so the mapping below reads naturally.
-_ENOENT, _EACCES, _EISDIR = 2, 13, 21
+_ENOENT, _EACCES, _EISDIR, _EINVAL = 2, 13, 21, 22
 FILE_OP_TIMEOUT_S = 60.0
 
 
@@ -29,6 +29,8 @@ def read_via_shell(session: ShellSession, path: str) -> bytes:
         f"__agentenv_p={word}; "
         f'if [ -d "$__agentenv_p" ]; then __agentenv_rc {_EISDIR}; '
         f'elif [ ! -e "$__agentenv_p" ]; then __agentenv_rc {_ENOENT}; '
+        # Devices and pipes (/dev/zero, a FIFO) could be read forever: regular files only.
+        f'elif [ ! -f "$__agentenv_p" ]; then __agentenv_rc {_EINVAL}; '
         f'elif [ ! -r "$__agentenv_p" ]; then __agentenv_rc {_EACCES}; '
         "else IFS= read -r -d '' __agentenv_data <\"$__agentenv_p\"; "
         # read returns 1 at end of file: the variable holds the whole text. 0 means it
@@ -62,6 +64,8 @@ def _raise_for(code: int | None, path: str, output: str) -> None:
         raise FileNotFoundError(2, "No such file or directory", path)
     if code == _EISDIR:
         raise IsADirectoryError(21, "Is a directory", path)
+    if code == _EINVAL:
+        raise OSError(22, "Not a regular file", path)
     if code == _EACCES:
         raise PermissionError(13, "Permission denied", path)
     detail = output.strip() or f"exit code {code}"
