@@ -60,6 +60,9 @@ def test_goto_and_scrolling_move_the_window(aci: ACI) -> None:
         ("goto 3", "No file is open"),
         ("scroll_down", "No file is open"),
         ("find_file x.py no_dir", "Directory /repo/no_dir not found."),
+        ("search_dir term no_dir", "Directory /repo/no_dir not found."),
+        ("find_symbol merge no_dir", "Directory /repo/no_dir not found."),
+        ('{"name": "search_dir", "arguments": {"search_term": "two\\nlines"}}', "search_term must be a single line"),
         ("search_file needle", "No file is open"),
         ("create spanlib/ops.py", "already exists"),
         ("edit 1:2\nx\nend_of_edit", "No file is open"),
@@ -353,3 +356,12 @@ def test_tools_schema_cli_prints_the_json_list() -> None:
     schemas = json.loads(done.stdout)
     assert isinstance(schemas, list) and {s["function"]["name"] for s in schemas} >= {"edit", "str_replace", "find_symbol"}
     assert all(s["type"] == "function" and s["function"]["parameters"]["type"] == "object" for s in schemas)
+
+
+def test_run_tests_that_hang_are_interrupted(docker_runtime: DockerRuntime, demo_task: Task) -> None:
+    aci = ACI(docker_runtime, test_cmd=demo_task.test_cmd, config=ACIConfig(test_timeout=3))
+    aci.runtime.write_file("/repo/tests/test_hangs.py", b"import time\n\ndef test_hangs():\n    time.sleep(60)\n")
+    outcome = aci.step("run_tests tests/test_hangs.py")
+    assert "did not finish within 3s" in outcome.observation
+    assert outcome.info["execution"]["timed_out"] is True
+    assert aci.step("bash echo still here").observation.startswith("still here")
