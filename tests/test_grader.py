@@ -60,7 +60,7 @@ def test_edits_to_test_files_are_dropped_before_grading(docker_provisioned, demo
         "@@ -0,0 +1,2 @@\n+def test_everything():\n+    pass\n"
     )
     report = grade(demo_task, demo_task.patch + forged, docker_provisioned[demo_task.instance_id].start).report
-    assert hidden_path in report.dropped_test_files
+    assert hidden_path in [d.path for d in report.dropped_files]
     assert report.resolved  # the reference part still resolves it
     only_forged = grade(demo_task, forged, docker_provisioned[demo_task.instance_id].start).report
     assert not only_forged.resolved
@@ -71,6 +71,7 @@ def test_a_patch_that_does_not_apply_is_unresolved_not_an_error(docker_provision
     result = grade(demo_task, against_a_missing_file, docker_provisioned[demo_task.instance_id].start)
     assert not result.report.resolved and not result.report.patch_successfully_applied
     assert result.report.error is None
-    assert "patch --fuzz" in result.test_log  # every fallback was tried
+    assert "patch --fuzz" in result.test_log and "git apply --reject" in result.test_log  # every fallback was tried
+    assert result.report.apply_failure.startswith("no method applied the patch")
     garbage = grade(demo_task, "this is not a diff", docker_provisioned[demo_task.instance_id].start)
-    assert not garbage.report.resolved and "not a valid diff" in garbage.test_log
+    assert not garbage.report.resolved and "not a valid diff" in garbage.report.apply_failure

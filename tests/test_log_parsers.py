@@ -133,8 +133,9 @@ def run_pytest(project: Path, *flags: str) -> str:
     ("flags", "expected"),
     [
         ((), SUMMARY_STATUSES),
-        (("-v",), VERBOSE_STATUSES),
-        (("-vv", "--color=yes"), VERBOSE_STATUSES),
+        # With a short summary, only the summary is read (SWE-bench's result), -v or not.
+        (("-v",), SUMMARY_STATUSES),
+        (("-vv", "--color=yes"), SUMMARY_STATUSES),
         (("-q",), SUMMARY_STATUSES),
     ],
 )

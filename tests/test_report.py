@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from agentenv.grading.guards import DroppedFile
 from agentenv.grading.log_parsers import TestStatus
 from agentenv.grading.report import (
     InstanceReport,
@@ -130,13 +131,13 @@ def test_graded_report_of_a_fix() -> None:
         ["p1", "p2"],
         test_exit_code=0,
         apply_method="git apply --verbose",
-        dropped_test_files=["tests/test_x.py"],
+        dropped_files=[DroppedFile(path="tests/test_x.py", reason="a test file")],
     )
     assert report.resolved and report.resolution is FULL
     assert report.patch_exists and report.patch_successfully_applied and not report.patch_is_None
     assert report.tests_status is not None
     assert report.tests_status.PASS_TO_PASS.success == ["p1", "p2"]
-    assert report.dropped_test_files == ["tests/test_x.py"]
+    assert report.dropped_files == [DroppedFile(path="tests/test_x.py", reason="a test file")]
     assert report.log_problem is None and report.error is None
 
 
@@ -186,7 +187,7 @@ def test_missing_patch_reports(patch: str | None, is_none: bool) -> None:
 
 
 def test_instance_report_round_trips_through_json_with_its_schema_version() -> None:
-    report = graded_report({"f": P}, ["f"], [], apply_method="patch", dropped_test_files=["t.py"])
+    report = graded_report({"f": P}, ["f"], [], apply_method="patch", dropped_files=[DroppedFile(path="t.py", reason="a test file")])
     data = json.loads(report.model_dump_json())
     assert data["schema_version"] == 1
     assert InstanceReport.model_validate(data) == report

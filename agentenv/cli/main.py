@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from agentenv.cli import image_cmd, run_cmd, tools_cmd
+from agentenv.cli import grade_cmd, image_cmd, run_cmd, tasks_cmd, tools_cmd
 
 app = typer.Typer(
     name="agentenv",
@@ -15,6 +15,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command("run")(run_cmd.run)
+app.command("grade")(grade_cmd.grade)
+app.add_typer(tasks_cmd.app, name="tasks")
 app.add_typer(image_cmd.app, name="image")
 app.add_typer(tools_cmd.app, name="tools")
 

@@ -22,6 +22,8 @@ from agentenv.env.provision import Provisioned, RuntimeKind, RuntimeSettings, pr
 from agentenv.env.runtime_pool import RuntimePool
 from agentenv.env.spaces import UnicodeText
 from agentenv.grading.grader import GradeResult, grade
+from agentenv.grading.metrics import RewardKind
+from agentenv.grading.metrics import reward as reward_for
 from agentenv.runtime.base import Runtime
 from agentenv.runtime.docker_runtime import ContainerLimits
 from agentenv.tasks.loader import load_tasks
@@ -52,6 +54,7 @@ class SWEEnv(gym.Env[str, str]):
         aci: ACIConfig | dict[str, Any] | None = None,
         limits: ContainerLimits | dict[str, Any] | None = None,
         grade_on_submit: bool = True,
+        reward: RewardKind = "binary",
         grading_timeout: float = 1800.0,
         tools: list[str | Path] | None = None,
         labels: dict[str, str] | None = None,
@@ -72,6 +75,9 @@ class SWEEnv(gym.Env[str, str]):
         )
         self.max_steps = max_steps
         self.grade_on_submit = grade_on_submit
+        if reward not in ("binary", "pass_ratio", "rltf"):
+            raise ValueError(f"reward must be binary, pass_ratio or rltf, got {reward!r}")
+        self.reward_kind: RewardKind = reward
         self.grading_timeout = grading_timeout
         # The built-in commands plus those of the user's bundle folders (with their scripts).
         self.bundle: ToolBundle = load_toolset(tools)
@@ -132,7 +138,7 @@ class SWEEnv(gym.Env[str, str]):
                 result = self.grade_patch(outcome.patch)
                 info["grade"] = {**result.report.model_dump(mode="json"), "resolved": result.report.resolved}
                 info["test_log"] = result.test_log
-                reward = 1.0 if result.report.resolved else 0.0
+                reward = reward_for(result.report, self.reward_kind)
         truncated = not terminated and self.steps >= self.max_steps
         if truncated:
             # What the agent had done when time ran out, for whoever grades it afterwards.

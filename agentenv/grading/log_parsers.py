@@ -74,8 +74,9 @@ def parse_pytest_log(log: str) -> dict[str, TestStatus]:
     """Statuses from a pytest run with ``-rA`` (the short summary), ``-v`` lines, or both.
 
     Summary lines are read only inside "short test summary info" sections when the log has
-    one, so that a test printing "PASSED x" cannot add a test; ``-v`` progress lines are
-    read outside the report sections (FAILURES, PASSES, ...) for the same reason.
+    one, so that a test printing "PASSED x" cannot add a test, and then nothing else is
+    read: the result is SWE-bench's. Only a log without a summary (no ``-rA``, or cut off
+    before it) is read from its ``-v`` progress lines, outside the report sections.
     ``SKIPPED [N] file:line: reason`` summary lines name a location, not a test, and are
     not recorded (as in SWE-bench); ``-v`` lines do give skipped tests their ids.
     """
@@ -95,7 +96,7 @@ def parse_pytest_log(log: str) -> dict[str, TestStatus]:
             if parsed is not None:
                 _record(statuses, *parsed)
                 continue
-        if not in_summary and (section is None or section.startswith("test session starts")):
+        if not has_summary and (section is None or section.startswith("test session starts")):
             match = _VERBOSE_LINE.match(line)
             if match:
                 _record(statuses, match.group(1), _PYTEST_WORDS[match.group(2)])

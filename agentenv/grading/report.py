@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agentenv.grading.guards import DroppedFile
 from agentenv.grading.log_parsers import TestStatus
 
 INSTANCE_REPORT_SCHEMA_VERSION = 1
@@ -55,9 +56,18 @@ class TestsStatus(BaseModel):
 
 
 def tests_status(
-    statuses: dict[str, TestStatus], fail_to_pass: list[str], pass_to_pass: list[str]
+    statuses: dict[str, TestStatus],
+    fail_to_pass: list[str],
+    pass_to_pass: list[str],
+    *,
+    skipped_p2p_kept: bool = True,
 ) -> TestsStatus:
-    """Sort the expected tests into success and failure by their statuses in the log."""
+    """Sort the expected tests into success and failure by their statuses in the log.
+
+    ``skipped_p2p_kept=False`` is agentenv's strict rule: a PASS_TO_PASS test that a patch
+    makes skip has not been kept (SWE-bench counts the skip as kept).
+    """
+    kept = _KEPT if skipped_p2p_kept else _PASSING
     f2p = TestsOutcome()
     for test in fail_to_pass:
         status = _status_of(test, statuses)
@@ -65,7 +75,7 @@ def tests_status(
     p2p = TestsOutcome()
     for test in pass_to_pass:
         status = _status_of(test, statuses)
-        (p2p.success if status in _KEPT else p2p.failure).append(test)
+        (p2p.success if status in kept else p2p.failure).append(test)
     return TestsStatus(FAIL_TO_PASS=f2p, PASS_TO_PASS=p2p)
 
 
@@ -127,10 +137,13 @@ class InstanceReport(BaseModel):
 
     - ``resolution``: FULL / PARTIAL / NO (SWE-bench computes it but keeps only ``resolved``);
     - ``apply_method``: which way of applying the patch worked (e.g. "git apply");
-    - ``dropped_test_files``: test files the patch edited, left out before the hidden tests;
+    - ``dropped_files``: the patch's file changes left out before the hidden tests, with the
+      reason (a test file, a start-up hook, pytest's configuration, outside the repo...);
+    - ``apply_failure``: why no way of applying the patch worked, when none did;
     - ``test_exit_code``: the test command's exit code;
-    - ``log_problem``: why the test log could not be trusted (see ``log_problem()``); SWE-bench
-      grades such a run as applied-but-not, unresolved, and so does this report;
+    - ``log_problem``: why the test log could not be trusted (see ``log_problem()``, and the
+      grader's cross-check with pytest's own record); SWE-bench grades such a run as
+      applied-but-not, unresolved, and so does this report;
     - ``error``: why grading could not finish (None when it did), e.g. the container died.
     """
 
@@ -142,7 +155,8 @@ class InstanceReport(BaseModel):
     tests_status: TestsStatus | None = None
     resolution: ResolvedStatus | None = None
     apply_method: str | None = None
-    dropped_test_files: list[str] = Field(default_factory=list)
+    apply_failure: str | None = None
+    dropped_files: list[DroppedFile] = Field(default_factory=list)
     test_exit_code: int | None = None
     log_problem: str | None = None
     error: str | None = None
@@ -177,24 +191,27 @@ def graded_report(
     *,
     test_exit_code: int | None = None,
     apply_method: str | None = None,
-    dropped_test_files: Iterable[str] = (),
+    dropped_files: Iterable[DroppedFile] = (),
+    skipped_p2p_kept: bool = True,
+    problem: str | None = None,
 ) -> InstanceReport:
     """The report for a patch that applied and whose tests ran.
 
     When the log cannot be trusted (``log_problem``), the fields SWE-bench writes are what it
     writes then -- ``patch_successfully_applied`` False, no ``tests_status`` -- and the
-    report's ``log_problem`` says why.
+    report's ``log_problem`` says why. ``problem`` is a reason found by the caller (e.g. the
+    log disagrees with pytest's own record); it counts like one found here.
     """
     common: dict[str, Any] = {
         "patch_exists": True,
         "apply_method": apply_method,
-        "dropped_test_files": list(dropped_test_files),
+        "dropped_files": list(dropped_files),
         "test_exit_code": test_exit_code,
     }
-    problem = log_problem(statuses, test_exit_code)
+    problem = problem or log_problem(statuses, test_exit_code)
     if problem is not None:
         return InstanceReport(**common, resolution=ResolvedStatus.NO, log_problem=problem)
-    status = tests_status(statuses, fail_to_pass, pass_to_pass)
+    status = tests_status(statuses, fail_to_pass, pass_to_pass, skipped_p2p_kept=skipped_p2p_kept)
     resolved_status = resolution(status)
     return InstanceReport(
         **common,

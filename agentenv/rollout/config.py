@@ -42,6 +42,8 @@ class RunConfig(BaseModel):
     seed: int = 0
     output: str = "trajectories"
     grading_timeout: float = Field(1800.0, gt=0)
+    # The env's reward on submit: 1/0 if resolved, the share of passing hidden tests, or RLTF's.
+    reward: Literal["binary", "pass_ratio", "rltf"] = "binary"
     aci: ACIConfig = Field(default_factory=ACIConfig)
     # Folders of extra command bundles (config.yaml + bin/ scripts), offered with the built-ins.
     tools: list[str] = Field(default_factory=list)

@@ -138,6 +138,7 @@ def run(
             limits=config.limits,
             tools=[config.path(folder) for folder in config.tools],
             grading_timeout=config.grading_timeout,
+            reward=config.reward,
             labels=labels,
             spare_runtime=False,  # one episode per env: a spare would never be used
         )

@@ -61,6 +61,8 @@ class Task(BaseModel):
     PASS_TO_PASS: list[str] = Field(default_factory=list)
     environment: Environment = Field(default_factory=Environment)
     test_cmd: str = DEFAULT_TEST_CMD
+    # How the test log is read: a name in agentenv.grading.log_parsers (pytest, unittest, ...).
+    log_parser: str = "pytest"
     metadata: Metadata = Field(default_factory=Metadata)
 
     @field_validator("instance_id")
