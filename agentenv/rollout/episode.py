@@ -75,6 +75,7 @@ def run_episode(
                 image=info.get("image"),
                 base_commit=info.get("base_commit"),
                 initial_observation=observation,
+                tools=env.bundle.function_schemas(),
             )
         )
         exit_status, error = "max_steps", None

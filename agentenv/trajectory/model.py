@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 TRAJECTORY_SCHEMA_VERSION = 1
 
@@ -45,10 +45,22 @@ class AgentInfo(BaseModel):
     model: str | None = None
 
 
+class BranchOrigin(BaseModel):
+    """Where a branched trajectory came from: its parent, and the step it was rewritten at."""
+
+    model_config = ConfigDict(extra="allow")
+
+    trajectory_id: str
+    path: str
+    step: int  # steps 0..step-1 are the parent's; step `step` is the new action
+
+
 class TrajectoryHeader(_Record):
     record: Literal["header"] = "header"
     run_id: str
     instance_id: str
+    # Unique across runs: "<run_id>/<instance_id>", with a suffix for samples and branches.
+    trajectory_id: str = ""
     task: dict[str, Any]
     config: dict[str, Any] = Field(default_factory=dict)
     agent: AgentInfo
@@ -58,7 +70,18 @@ class TrajectoryHeader(_Record):
     image: str | None = None
     base_commit: str | None = None
     initial_observation: str
+    # The commands' OpenAI function schemas, as offered to the agent (for SFT exports).
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    parent: BranchOrigin | None = None
+    # Where the trajectory came from when it was imported (e.g. "swe-agent", "mini-swe-agent").
+    source: str | None = None
     started_at: str = Field(default_factory=now)
+
+    @model_validator(mode="after")
+    def _default_id(self) -> TrajectoryHeader:
+        if not self.trajectory_id:
+            self.trajectory_id = f"{self.run_id}/{self.instance_id}"
+        return self
 
 
 class StepRecord(_Record):
