@@ -41,6 +41,22 @@ def versions() -> dict[str, str]:
     return found
 
 
+def _auto_submit(
+    env: SWEEnv, patch: str | None, log_dir: Path | None, instance_id: str
+) -> tuple[str | None, dict[str, Any] | None]:
+    """Grade what the agent left in the repository, as SWE-agent's auto-submission does: for
+    the report and the footer; the env's reward is not changed."""
+    if patch is None and env.aci is not None:
+        try:
+            patch = env.aci.collect_patch()
+        except Exception as exc:  # the repo may be broken beyond git; the episode still ends
+            log.warning("%s: could not collect the patch: %s", instance_id, exc)
+            return None, None
+    result = env.grade_patch(patch)
+    _save_test_log(log_dir, instance_id, result.test_log)
+    return patch, {**result.report.model_dump(mode="json"), "resolved": result.report.resolved}
+
+
 def _save_test_log(log_dir: Path | None, instance_id: str, test_log: str | None) -> None:
     if test_log is not None and log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -57,6 +73,7 @@ def run_episode(
     config: dict[str, Any],
     seed: int | None,
     log_dir: Path | None = None,
+    extra_header: dict[str, Any] | None = None,
 ) -> EpisodeResult:
     started = time.monotonic()
     observation, info = env.reset(seed=seed, options={"task_id": instance_id})
@@ -76,6 +93,7 @@ def run_episode(
                 base_commit=info.get("base_commit"),
                 initial_observation=observation,
                 tools=env.bundle.function_schemas(),
+                **(extra_header or {}),
             )
         )
         exit_status, error = "max_steps", None
@@ -116,15 +134,12 @@ def run_episode(
                     break
                 if truncated:
                     exit_status = "max_steps"
-                    submission = info.get("patch")
-                    # Graded like an auto-submission, for the report; the env's reward stays 0.
-                    result = env.grade_patch(submission)
-                    grade = {**result.report.model_dump(mode="json"), "resolved": result.report.resolved}
-                    _save_test_log(log_dir, instance_id, result.test_log)
+                    submission, grade = _auto_submit(env, info.get("patch"), log_dir, instance_id)
                     break
         except AgentError as exc:
             exit_status, error = exc.exit_status, str(exc)
-            log.warning("%s: the agent stopped: %s", instance_id, exc)
+            log.info("%s: the agent stopped: %s", instance_id, exc)
+            submission, grade = _auto_submit(env, None, log_dir, instance_id)
         resolved = bool(grade and grade.get("resolved"))
         recorder.write(
             TrajectoryFooter(

@@ -1,0 +1,1 @@
+"""Training data from trajectories and feedback: SFT, RL, Minari, DPO, PRM and KTO."""
