@@ -11,10 +11,12 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from agentenv.cli.traj_import import import_
 from agentenv.exports.collect import ExportError, trajectory_files
 from agentenv.trajectory.recorder import TrajectoryError, read_trajectory
 
 app = typer.Typer(help="List, show and import trajectories.", no_args_is_help=True)
+app.command("import")(import_)
 console = Console()
 errors = Console(stderr=True)
 

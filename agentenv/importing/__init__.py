@@ -1,0 +1,1 @@
+"""Trajectories of other agent tools, converted into agentenv's format."""
