@@ -6,6 +6,11 @@ cannot start one), they fail, so that CI cannot pass without having really run t
 
 from __future__ import annotations
 
+import os
+
+# Before anything imports litellm: its price list from the package, never from the network.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from agentenv.cli import export_cmd, feedback_cmd, grade_cmd, image_cmd, replay_cmd, run_cmd, tasks_cmd, tools_cmd, traj_cmd
+from agentenv.cli import export_cmd, feedback_cmd, gc_cmd, grade_cmd, image_cmd, replay_cmd, run_cmd, tasks_cmd, tools_cmd, traj_cmd
 
 app = typer.Typer(
     name="agentenv",
@@ -22,6 +22,7 @@ app.command("replay")(replay_cmd.replay)
 app.command("branch")(replay_cmd.branch)
 app.command("export")(export_cmd.export_command)
 app.add_typer(feedback_cmd.app, name="feedback")
+app.command("gc")(gc_cmd.gc)
 app.add_typer(image_cmd.app, name="image")
 app.add_typer(tools_cmd.app, name="tools")
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from agentenv.rollout.config import ConfigError, load_config
 from agentenv.rollout.replay import branch as branch_trajectory
 from agentenv.rollout.replay import replay as replay_trajectory
-from agentenv.rollout.runner import make_agent
+from agentenv.rollout.agent_factory import make_agent
 from agentenv.runtime.base import RuntimeUnavailable
 from agentenv.tasks.model import Task
 from agentenv.trajectory.recorder import TrajectoryError, read_trajectory

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agentenv.agents.prompts import TemplateError
 from agentenv.rollout.config import ConfigError, load_config
 from agentenv.rollout.episode import EpisodeResult
 from agentenv.rollout.runner import run as run_config
@@ -19,32 +20,38 @@ from agentenv.tasks.loader import TaskLoadError
 console = Console(stderr=True)
 
 
-def _table(episodes: list[EpisodeResult]) -> Table:
+def _table(episodes: list[EpisodeResult], samples: int) -> Table:
     table = Table(title="episodes")
-    for column in ("task", "steps", "exit status", "resolved"):
+    columns = ["task"] + (["sample"] if samples > 1 else []) + ["steps", "exit status", "resolved", "cost"]
+    for column in columns:
         table.add_column(column)
     for episode in episodes:
-        table.add_row(
-            episode.instance_id,
+        row = [episode.instance_id] + ([str(episode.sample)] if samples > 1 else [])
+        row += [
             str(episode.steps),
             episode.exit_status,
             "[green]yes[/green]" if episode.resolved else "[red]no[/red]",
-        )
+            f"${episode.cost:.4f}",
+        ]
+        table.add_row(*row)
     return table
 
 
 def run(
     config: Annotated[Path, typer.Argument(help="A run config (YAML), e.g. configs/demo.yaml.")],
-    runtime: Annotated[
-        str | None, typer.Option(help="docker, local (trusted tasks only) or auto.")
-    ] = None,
+    runtime: Annotated[str | None, typer.Option(help="docker, local (trusted tasks only) or auto.")] = None,
     output: Annotated[Path | None, typer.Option(help="Folder of run folders.")] = None,
     run_id: Annotated[str | None, typer.Option(help="Name of the run folder; an existing one is resumed.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Episodes run at once.")] = None,
+    samples: Annotated[int | None, typer.Option(min=1, help="Attempts per task (the report gives pass@1..K).")] = None,
+    backend: Annotated[str | None, typer.Option(help="local (threads) or ray.")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray: a cluster to join; none starts a local one.")] = None,
 ) -> None:
     """Run every task of CONFIG; write trajectories, predictions.jsonl and report.json."""
     if runtime is not None and runtime not in ("docker", "local", "auto"):
         raise typer.BadParameter("must be docker, local or auto", param_hint="--runtime")
+    if backend is not None and backend not in ("local", "ray"):
+        raise typer.BadParameter("must be local or ray", param_hint="--backend")
     try:
         loaded = load_config(
             config,
@@ -52,6 +59,9 @@ def run(
             output=str(output.resolve()) if output else None,
             run_id=run_id,
             workers=workers,
+            samples=samples,
+            backend=backend,
+            address=address,
         )
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -61,13 +71,13 @@ def run(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("resolved {task.fields[resolved]}"),
+        TextColumn("resolved {task.fields[rate]}  cost ${task.fields[cost]:.4f}"),
         TimeElapsedColumn(),
         console=console,
         transient=False,
     ) as progress:
-        bar = progress.add_task("episodes", total=None, resolved=0)
-        counts = {"resolved": 0}
+        bar = progress.add_task("episodes", total=None, rate="-", cost=0.0)
+        tally = {"done": 0, "resolved": 0, "cost": 0.0}
 
         def started(finished: int, pending: int) -> None:
             progress.update(bar, total=finished + pending, completed=finished)
@@ -75,21 +85,24 @@ def run(
                 console.print(f"resuming: {finished} episodes already finished, {pending} to run")
 
         def ended(result: EpisodeResult) -> None:
-            counts["resolved"] += int(result.resolved)
-            progress.update(bar, advance=1, resolved=counts["resolved"])
+            tally["done"] += 1
+            tally["resolved"] += int(result.resolved)
+            tally["cost"] += result.cost
+            rate = f"{tally['resolved']}/{tally['done']} ({100 * tally['resolved'] / tally['done']:.0f}%)"
+            progress.update(bar, advance=1, rate=rate, cost=tally["cost"])
 
         try:
             summary = run_config(loaded, config_name=config.stem, on_episode=ended, on_start=started)
-        except (TaskLoadError, RuntimeUnavailable, ValueError) as exc:
+        except (TaskLoadError, RuntimeUnavailable, TemplateError, ValueError) as exc:
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from None
 
-    console.print(_table(summary.episodes))
+    console.print(_table(summary.episodes, loaded.samples))
     report = summary.report
-    console.print(
-        f"resolved {report.resolved_instances}/{report.total_instances}; "
-        f"run folder: {summary.run_dir}"
-    )
+    line = f"resolved {report['resolved_instances']}/{report['total_instances']}; cost ${report['total_cost']:.4f}"
+    if "pass_at_k" in report:
+        line += "; " + ", ".join(f"pass@{k} {v:.2f}" for k, v in report["pass_at_k"].items())
+    console.print(f"{line}; run folder: {summary.run_dir}")
     failed = [e.instance_id for e in summary.episodes if e.exit_status == "env_error"]
     if failed:
         console.print(f"[red]episodes that could not run:[/red] {', '.join(failed)}")

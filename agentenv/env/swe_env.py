@@ -117,6 +117,10 @@ class SWEEnv(gym.Env[str, str]):
         self._last_observation = observation
         info = {
             "task_id": task_id,
+            # What an agent may build its own prompt from (nothing hidden: the public task).
+            "problem_statement": self.task.problem_statement,
+            "requirements": self.task.requirements,
+            "repo_dir": self.runtime.repo_dir,
             "runtime": provisioned.kind,
             "image": provisioned.image,
             "base_commit": self.aci.base_commit,

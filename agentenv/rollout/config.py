@@ -7,12 +7,13 @@ same thing from wherever it is run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentenv.aci.interface import ACIConfig
+from agentenv.agents.llm_config import LLMAgentConfig
 from agentenv.runtime.docker_runtime import ContainerLimits
 
 CONFIG_SCHEMA_VERSION = 1
@@ -22,10 +23,15 @@ class ConfigError(ValueError):
     """A run config is unreadable or invalid; the message names the file and the field."""
 
 
-class AgentConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class OracleConfig(BaseModel):
+    """The oracle: replays each task's reference patch through the ACI."""
+
+    model_config = ConfigDict(extra="forbid")
 
     type: Literal["oracle"] = "oracle"
+
+
+AgentConfig = Annotated[OracleConfig | LLMAgentConfig, Field(discriminator="type")]
 
 
 class RunConfig(BaseModel):
@@ -36,9 +42,18 @@ class RunConfig(BaseModel):
     tasks: str
     instance_ids: list[str] | None = None
     runtime: Literal["docker", "local", "auto"] = "docker"
-    agent: AgentConfig = Field(default_factory=AgentConfig)
+    agent: AgentConfig = Field(default_factory=OracleConfig)
     max_steps: int = Field(50, ge=1)
     workers: int = Field(1, ge=1)
+    # Attempts per task; the report gives pass@1..samples.
+    samples: int = Field(1, ge=1)
+    # An episode that fails (not the agent: the environment) is run again this many times.
+    episode_retries: int = Field(2, ge=0)
+    # The most the whole run may spend on models (USD); no model call starts beyond it.
+    cost_limit: float | None = Field(None, gt=0)
+    backend: Literal["local", "ray"] = "local"
+    # A Ray cluster to join ("auto", "ray://host:10001"); none starts a local one.
+    address: str | None = None
     seed: int = 0
     output: str = "trajectories"
     grading_timeout: float = Field(1800.0, gt=0)

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 class EpisodeResult(BaseModel):
     instance_id: str
+    sample: int = 0
+    attempts: int = 1
     exit_status: str
     steps: int
     resolved: bool

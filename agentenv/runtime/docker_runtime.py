@@ -161,6 +161,7 @@ class DockerRuntime:
             MANAGED_LABEL: "1",
             "agentenv.created": f"{time.time():.0f}",
             "agentenv.host_pid": str(os.getpid()),
+            "agentenv.host": socket.gethostname(),
             **labels,
         }
         try:

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import tarfile
 import tempfile
@@ -242,7 +243,12 @@ def _commit_from(
         network_mode="host" if network else "none",
         environment=passthrough.environment if passthrough else {},
         mounts=passthrough.docker_mounts() if passthrough else [],
-        labels={"agentenv.managed": "1", "agentenv.build": tag},
+        labels={
+            "agentenv.managed": "1",
+            "agentenv.build": tag,
+            "agentenv.host_pid": str(os.getpid()),
+            "agentenv.host": socket.gethostname(),
+        },
     )
     try:
         container.start()

@@ -61,6 +61,8 @@ class TrajectoryHeader(_Record):
     instance_id: str
     # Unique across runs: "<run_id>/<instance_id>", with a suffix for samples and branches.
     trajectory_id: str = ""
+    # Which attempt at the task this is, when a run takes several samples per task.
+    sample: int = 0
     task: dict[str, Any]
     config: dict[str, Any] = Field(default_factory=dict)
     agent: AgentInfo

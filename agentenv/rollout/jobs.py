@@ -1,0 +1,72 @@
+"""The jobs of a run (each task, each sample), where their trajectories go, and which are done."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from agentenv.rollout.episode import EpisodeResult
+from agentenv.tasks.model import Task
+from agentenv.trajectory.recorder import TrajectoryError, read_trajectory
+
+log = logging.getLogger(__name__)
+# Footers that do not make a job done: it is run again when the run is resumed.
+RETRY_ON_RESUME = {"env_error", "run_cost_limit"}
+
+
+class EpisodeJob(BaseModel):
+    instance_id: str
+    sample: int
+    trajectory_path: str
+    trajectory_id: str
+    run_id: str
+    log_dir: str
+
+
+def plan_jobs(tasks: list[Task], samples: int, run_dir: Path, run_id: str) -> list[EpisodeJob]:
+    jobs = []
+    for task in tasks:
+        for sample in range(samples):
+            # A single sample keeps the plain name (and id) that SWE-bench tools expect.
+            stem = task.instance_id if sample == 0 else f"{task.instance_id}.sample{sample}"
+            suffix = "" if sample == 0 else f"#{sample}"
+            jobs.append(
+                EpisodeJob(
+                    instance_id=task.instance_id,
+                    sample=sample,
+                    trajectory_path=str(run_dir / f"{stem}.jsonl"),
+                    trajectory_id=f"{run_id}/{task.instance_id}{suffix}",
+                    run_id=run_id,
+                    log_dir=str(run_dir / "logs"),
+                )
+            )
+    return jobs
+
+
+def finished_result(job: EpisodeJob) -> EpisodeResult | None:
+    """The result recorded in a finished trajectory, or None (missing, unfinished, broken)."""
+    path = Path(job.trajectory_path)
+    if not path.exists():
+        return None
+    try:
+        trajectory = read_trajectory(path)
+    except TrajectoryError as exc:
+        log.warning("%s will be run again: %s", path, exc)
+        return None
+    footer = trajectory.footer
+    if footer is None or footer.exit_status in RETRY_ON_RESUME:
+        return None
+    return EpisodeResult(
+        instance_id=job.instance_id,
+        sample=job.sample,
+        exit_status=footer.exit_status,
+        steps=footer.steps,
+        resolved=footer.resolved,
+        submission=footer.submission,
+        grade=footer.grade,
+        cost=footer.cost,
+        error=footer.error,
+        trajectory=str(path),
+    )
