@@ -12,6 +12,7 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,3 +90,23 @@ def local_runtime(tmp_path: Path) -> Iterator[LocalRuntime]:
 def any_runtime(request: pytest.FixtureRequest) -> Iterator[DockerRuntime | LocalRuntime]:
     """The same test on both runtimes: they share one protocol."""
     yield request.getfixturevalue(f"{request.param}_runtime")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def no_containers_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every module must remove the containers it started (close() is part of the contract)."""
+    yield
+    if not engine_answers():
+        return
+    import docker
+
+    mine = docker.from_env().containers.list(all=True, filters={"label": f"agentenv.host_pid={os.getpid()}"})
+    # Grading and episode containers are removed in the background; give them a moment.
+    deadline = time.monotonic() + 10
+    while mine and time.monotonic() < deadline:
+        time.sleep(0.5)
+        mine = docker.from_env().containers.list(all=True, filters={"label": f"agentenv.host_pid={os.getpid()}"})
+    leaked = [(c.short_id, c.labels.get("agentenv.instance_id")) for c in mine]
+    for container in mine:
+        container.remove(force=True)
+    assert not leaked, f"{request.module.__name__} left containers behind: {leaked}"
