@@ -13,6 +13,8 @@ from rich.table import Table
 
 from agentenv.cli.common import runtime_starters
 from agentenv.grading.validate import ValidationResult, validate_task
+from agentenv.runtime.base import RuntimeUnavailable
+from agentenv.tasks.catalog import read_manifests, rows, stats
 from agentenv.tasks.loader import TaskLoadError, load_tasks
 
 app = typer.Typer(help="Check and describe task sets.", no_args_is_help=True)
@@ -60,4 +62,72 @@ def validate(
     invalid = [r.instance_id for r in results if not r.valid]
     console.print(f"{len(results) - len(invalid)} of {len(results)} tasks are valid")
     if invalid:
+        raise typer.Exit(1)
+
+
+@app.command("ls")
+def ls(tasks: Annotated[Path, typer.Argument(help="Task folder or file.")]) -> None:
+    """A table of the tasks: package, metadata, test counts (FAIL_TO_PASS/PASS_TO_PASS) and
+    the validation status their manifests record."""
+    try:
+        task_list = load_tasks(tasks)
+    except TaskLoadError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    listing = rows(task_list, read_manifests(tasks))
+    table = Table(title=f"{len(listing)} tasks in {tasks}")
+    for column in listing[0]:
+        table.add_column(column, overflow="fold")
+    for row in listing:
+        table.add_row(*row.values())
+    Console().print(table)
+
+
+@app.command("stats")
+def stats_command(tasks: Annotated[Path, typer.Argument(help="Task folder or file.")]) -> None:
+    """Counts by package, taxonomy, difficulty and language."""
+    try:
+        task_list = load_tasks(tasks)
+    except TaskLoadError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    out = Console()
+    out.print(f"{len(task_list)} tasks in {tasks}")
+    for dimension, counts in stats(task_list).items():
+        table = Table(title=f"by {dimension}")
+        table.add_column(dimension)
+        table.add_column("tasks", justify="right")
+        for value, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+            table.add_row(value, str(count))
+        out.print(table)
+
+
+@app.command("synth")
+def synth(
+    source: Annotated[str, typer.Argument(help="pypi:NAME==VERSION")],
+    out: Annotated[Path, typer.Option(help="Folder to write the task specs into.")],
+    n: Annotated[int, typer.Option(min=1, help="Tasks to make.")] = 5,
+    seed: Annotated[int, typer.Option(help="Chooses and orders the mutations tried.")] = 0,
+    max_tries: Annotated[int | None, typer.Option(help="Mutations to try at most (default 8 x n).")] = None,
+    install: Annotated[list[str] | None, typer.Option(help="Install commands (repeat; default: pip install -e . and pytest).")] = None,
+    test_cmd: Annotated[str | None, typer.Option(help="The test command (pytest with -rA).")] = None,
+    runs: Annotated[int, typer.Option(min=1, help="Validation runs of each task.")] = 1,
+) -> None:
+    """Make tasks from a real package: inject bugs its own tests notice, one per task."""
+    from agentenv.synth.pipeline import Recipe, SynthError, synthesize
+    from agentenv.synth.record import record_synthesis
+    from agentenv.tasks.pypi import PypiSourceError
+
+    recipe = Recipe(source=source, test_cmd=test_cmd, **({"install": install} if install else {}))
+    try:
+        report = synthesize(recipe, out, n=n, seed=seed, max_tries=max_tries, validate_runs=runs, progress=console.print)
+    except (SynthError, PypiSourceError, RuntimeUnavailable) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    record_synthesis(out, recipe, report, runs=runs, seed=seed)
+    console.print(
+        f"{len(report.kept)} tasks written to {out} ({report.tried} mutations tried; "
+        f"{report.baseline_passing} tests pass at baseline; rejected: {report.rejected or 'none'}; invalid: {len(report.invalid)})"
+    )
+    if not report.kept:
         raise typer.Exit(1)

@@ -21,6 +21,7 @@ from agentenv.runtime.engine import engine_answers
 from agentenv.runtime.images import RepoImageRecipe, ensure_repo_image
 from agentenv.runtime.local_runtime import UNSAFE_WARNING, LocalRuntime, LocalRuntimeWarning
 from agentenv.tasks.model import Task
+from agentenv.tasks.pypi import is_pypi, parse_spec
 from agentenv.tasks.repo import cached_checkout, content_id, materialize
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,13 @@ def image_name(task: Task) -> str:
     return f"agentenv/task.{slug}"
 
 
+def env_image_name(task: Task) -> str:
+    """The environment image shared by the tasks of one source (e.g. one PyPI release)."""
+    if is_pypi(task.repo_source):
+        return f"agentenv/env.{parse_spec(task.repo_source).key.lower()}"
+    return image_name(task) + "-env"
+
+
 def provision(
     task: Task,
     settings: RuntimeSettings,
@@ -76,14 +84,22 @@ def provision(
 ) -> Provisioned:
     kind = resolve_kind(settings.kind) if settings.kind == "auto" else settings.kind
     if kind == "docker":
+        source = task.model_copy(update={"base_patch": "", "hidden_tests": []})
         recipe = RepoImageRecipe(
             name=image_name(task),
             base_image=task.environment.base_image,
             content_id=content_id(task),
             repo_dir=REPO_DIR,
             install=tuple(task.environment.install),
+            env_content_id=content_id(source),
+            env_name=env_image_name(task),
         )
-        tag = ensure_repo_image(recipe, lambda folder: materialize(task, folder), progress=progress)
+        tag = ensure_repo_image(
+            recipe,
+            lambda folder: materialize(task, folder),
+            materialize_env=lambda folder: materialize(source, folder),
+            progress=progress,
+        )
         all_labels = {"agentenv.instance_id": task.instance_id, **(labels or {})}
 
         def start_docker() -> Runtime:

@@ -159,6 +159,12 @@ class RepoImageRecipe(BaseModel):
     content_id: str
     repo_dir: str = "/repo"
     install: tuple[str, ...] = ()
+    # When the task's tree is its source changed a little (a synthesized task: a bug injected,
+    # test files taken out), the install runs once on the source, in an environment image
+    # named `env_name`, shared by every task of that source; the task image only swaps the
+    # repository's files on top of it.
+    env_content_id: str | None = None
+    env_name: str | None = None
 
 
 def recipe_tag(recipe: RepoImageRecipe) -> str:
@@ -182,13 +188,21 @@ def ensure_repo_image(
     recipe: RepoImageRecipe,
     materialize: Callable[[Path], object],
     *,
+    materialize_env: Callable[[Path], object] | None = None,
     progress: Progress = log.info,
 ) -> str:
     """The tag of the repo image for `recipe`, built first if missing.
 
     `materialize(folder)` writes the repository (its .git included) into `folder`; it is only
-    called when the image has to be built.
+    called when the image has to be built. With an `env_content_id`, `materialize_env` writes
+    the source the environment image installs.
     """
+    if recipe.env_content_id and recipe.env_content_id != recipe.content_id and materialize_env:
+        environment = recipe.model_copy(
+            update={"name": recipe.env_name or recipe.name + "-env", "content_id": recipe.env_content_id, "env_content_id": None}
+        )
+        env_tag = ensure_repo_image(environment, materialize_env, progress=progress)
+        return _ensure_overlay(recipe, env_tag, materialize, progress)
     if not image_exists(recipe.base_image):
         if recipe.base_image == BASE_IMAGE:
             build_base_image(progress=progress)
@@ -214,6 +228,57 @@ def ensure_repo_image(
                 progress=progress,
             )
     return tag
+
+
+def _ensure_overlay(recipe: RepoImageRecipe, env_tag: str, materialize: Callable[[Path], object], progress: Progress) -> str:
+    env_id = with_engine("looking up an image")(docker_client().images.get)(env_tag).id
+    material = json.dumps(
+        {"builder": BUILDER_VERSION, "env": env_id, "content": recipe.content_id, "repo_dir": recipe.repo_dir}, sort_keys=True
+    )
+    tag = f"{recipe.name}:{hashlib.sha256(material.encode()).hexdigest()[:16]}"
+    with _lock(tag):
+        if image_exists(tag):
+            return tag
+        with tempfile.TemporaryDirectory(prefix="agentenv-repo-") as scratch:
+            folder = Path(scratch) / "repo"
+            materialize(folder)
+            progress(f"building {tag} on {env_tag}")
+            _swap_repository(env_tag, tag, folder, recipe)
+    return tag
+
+
+def _swap_repository(env_tag: str, tag: str, folder: Path, recipe: RepoImageRecipe) -> None:
+    """Replace the tracked files of the environment's repository with `folder`'s; what the
+    install left untracked (egg-info, build output) stays, as an editable install needs it."""
+    tracked = subprocess.run(["git", "-C", str(folder), "ls-files", "-z"], capture_output=True, check=True).stdout
+    keep = {name for name in tracked.decode().split("\0") if name}
+    client = docker_client()
+    container = with_engine("creating a build container")(client.containers.create)(
+        env_tag,
+        ["/bin/sh", "-c", "while :; do sleep 3600; done"],
+        init=True,
+        network_mode="none",
+        labels={"agentenv.managed": "1", "agentenv.build": tag, "agentenv.host_pid": str(os.getpid()), "agentenv.host": socket.gethostname()},
+    )
+    try:
+        container.start()
+        code, output = container.exec_run(["git", "-C", recipe.repo_dir, "ls-files", "-z"])
+        if code != 0:
+            raise ImageBuildError(f"building {tag}: the environment image's repository has no git index: {output[-300:]!r}")
+        stale = [name for name in output.decode().split("\0") if name and name not in keep]
+        script = 'cd "$1" && shift && rm -rf .git && for f in "$@"; do rm -f -- "$f"; done'
+        for start in range(0, max(len(stale), 1), 500):  # in batches: an argument list has a limit
+            container.exec_run(["sh", "-c", script, "sh", recipe.repo_dir, *stale[start : start + 500]])
+        parent = os.path.dirname(recipe.repo_dir.rstrip("/")) or "/"
+        with_engine("copying the repository into the image")(container.put_archive)(
+            parent, _tar_folder(folder, os.path.basename(recipe.repo_dir.rstrip("/")))
+        )
+        repository, _, version = tag.rpartition(":")
+        with_engine("committing the image")(container.commit)(
+            repository=repository, tag=version, changes=[f"WORKDIR {recipe.repo_dir}", f"LABEL agentenv.content={recipe.content_id}"]
+        )
+    finally:
+        container.remove(force=True)
 
 
 def _tar_folder(folder: Path, arcname: str) -> bytes:

@@ -14,7 +14,8 @@ import yaml
 from pydantic import ValidationError
 
 from agentenv.tasks.model import Task
-from agentenv.tasks.repo import is_url
+from agentenv.tasks.pypi import PypiSourceError, is_pypi
+from agentenv.tasks.repo import RepoSourceError, hidden_test_patch, is_url
 
 TASK_SUFFIXES = {".yaml", ".yml", ".jsonl", ".json"}
 # Files in a task folder that describe the set rather than hold tasks.
@@ -64,21 +65,35 @@ def _parse(where: str, raw: Any, base_dir: Path) -> Task:
     except ValidationError as exc:
         name = raw.get("instance_id", "?")
         raise TaskLoadError(f"{where}: task {name}: {_describe(exc)}") from None
-    if not is_url(task.repo_source) and not Path(task.repo_source).is_absolute():
+    if not is_url(task.repo_source) and not is_pypi(task.repo_source) and not Path(task.repo_source).is_absolute():
         task.repo_source = str((base_dir / task.repo_source).resolve())
+    if task.hidden_tests and not task.test_patch.strip():
+        try:
+            task.test_patch = hidden_test_patch(task)
+        except (RepoSourceError, PypiSourceError, OSError, UnicodeDecodeError) as exc:
+            raise TaskLoadError(f"{where}: task {task.instance_id}: field `hidden_tests`: {exc}") from None
     return task
 
 
+# Folders inside a task folder that hold repository sources, not tasks.
+SOURCE_FOLDERS = {"repos"}
+
+
 def task_files(path: Path) -> list[Path]:
+    """A file, or every task file of a folder and its subfolders (task sets), in order.
+    Dot-folders and `repos/` (the sources of folder-based tasks) are not task sets."""
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise TaskLoadError(f"{path}: no such file or folder")
-    return sorted(
-        child
-        for child in path.iterdir()
-        if child.is_file() and child.suffix in TASK_SUFFIXES and child.name not in RESERVED_NAMES
-    )
+    found: list[Path] = []
+    for child in sorted(path.iterdir()):
+        if child.is_dir():
+            if child.name not in SOURCE_FOLDERS and not child.name.startswith("."):
+                found.extend(task_files(child))
+        elif child.suffix in TASK_SUFFIXES and child.name not in RESERVED_NAMES:
+            found.append(child)
+    return found
 
 
 def load_tasks(path: str | Path) -> list[Task]:

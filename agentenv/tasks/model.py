@@ -47,8 +47,9 @@ class Task(BaseModel):
 
     schema_version: int = TASK_SCHEMA_VERSION
     instance_id: str
-    # A local git repository, a local folder of plain files, or a git URL. Relative paths are
-    # resolved against the folder of the spec file that names them.
+    # A local git repository, a local folder of plain files, a git URL, or pypi:NAME==VERSION
+    # (the source distribution from the package index). Relative paths are resolved against
+    # the folder of the spec file that names them.
     repo_source: str
     # Required for git sources. For a plain folder it may be left out: the folder's files are
     # the base tree.
@@ -60,6 +61,11 @@ class Task(BaseModel):
     FAIL_TO_PASS: list[str] = Field(default_factory=list)
     PASS_TO_PASS: list[str] = Field(default_factory=list)
     environment: Environment = Field(default_factory=Environment)
+    # agentenv: applied to the source to make the base tree (a synthesized task's injected bug).
+    base_patch: str = ""
+    # agentenv: files of the source left out of the agent's repository; when `test_patch` is
+    # empty, it is made from them (they come back only when grading).
+    hidden_tests: list[str] = Field(default_factory=list)
     test_cmd: str = DEFAULT_TEST_CMD
     # How the test log is read: a name in agentenv.grading.log_parsers (pytest, unittest, ...).
     log_parser: str = "pytest"

@@ -8,6 +8,7 @@ same tree always gives the same commit id: the id names the content, and caches 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ import git
 from filelock import FileLock
 
 from agentenv.tasks.model import Task
+from agentenv.tasks.pypi import is_pypi, parse_spec, pristine_tree
 
 CACHE_DIR = Path(os.environ.get("AGENTENV_CACHE", Path.home() / ".cache" / "agentenv"))
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@[^:]+:)", re.I)
@@ -64,7 +66,9 @@ def is_url(source: str) -> bool:
 
 
 def source_kind(source: str) -> str:
-    """'url', 'git' (a local git repository) or 'folder' (a local folder of plain files)."""
+    """'pypi', 'url', 'git' (a local git repository) or 'folder' (a local folder of files)."""
+    if is_pypi(source):
+        return "pypi"
     if is_url(source):
         return "url"
     path = Path(source)
@@ -91,14 +95,26 @@ def folder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def content_id(task: Task) -> str:
-    """A name for the base tree: the commit for git sources, a content hash for folders."""
+def _source_id(task: Task) -> str:
     kind = source_kind(task.repo_source)
     if kind == "folder":
         return "folder-" + folder_fingerprint(Path(task.repo_source))
+    if kind == "pypi":
+        spec = parse_spec(task.repo_source)
+        _, digest = pristine_tree(spec)
+        return f"pypi-{spec.key}-{digest[:16]}"
     if not task.base_commit:
         raise RepoSourceError(f"task {task.instance_id}: base_commit is required for a git source")
     return "commit-" + task.base_commit
+
+
+def content_id(task: Task) -> str:
+    """A name for the base tree: the source's identity, plus what the task does to it."""
+    source = _source_id(task)
+    if not task.base_patch and not task.hidden_tests:
+        return source
+    changes = hashlib.sha256(json.dumps([task.base_patch, sorted(task.hidden_tests)]).encode()).hexdigest()
+    return f"{source}+{changes[:16]}"
 
 
 def materialize(task: Task, destination: Path) -> str:
@@ -107,6 +123,9 @@ def materialize(task: Task, destination: Path) -> str:
     destination.mkdir(parents=True, exist_ok=False)
     if kind == "folder":
         _copy_plain_folder(Path(task.repo_source), destination)
+    elif kind == "pypi":
+        pristine, _ = pristine_tree(parse_spec(task.repo_source))
+        _copy_plain_folder(pristine, destination)
     else:
         if not task.base_commit:
             raise RepoSourceError(
@@ -114,7 +133,69 @@ def materialize(task: Task, destination: Path) -> str:
             )
         repo_path = _cached_clone(task.repo_source) if kind == "url" else Path(task.repo_source)
         _export_tree(repo_path, task.base_commit, destination)
+    _apply_base_patch(task, destination)
+    _remove_hidden(task, destination)
     return _commit_single(destination)
+
+
+def _apply_base_patch(task: Task, destination: Path) -> None:
+    if not task.base_patch.strip():
+        return
+    applied = subprocess.run(
+        ["git", "apply", "--whitespace=nowarn", "-"], input=task.base_patch.encode(), cwd=destination,
+        capture_output=True, check=False,
+    )
+    if applied.returncode != 0:
+        raise RepoSourceError(
+            f"task {task.instance_id}: base_patch does not apply to {task.repo_source}: {applied.stderr.decode()[-500:]}"
+        )
+
+
+def _remove_hidden(task: Task, destination: Path) -> None:
+    for relative in task.hidden_tests:
+        target = (destination / relative).resolve()
+        if destination.resolve() not in target.parents:
+            raise RepoSourceError(f"task {task.instance_id}: hidden test {relative!r} is outside the repository")
+        if not target.is_file():
+            raise RepoSourceError(f"task {task.instance_id}: hidden test {relative!r} is not in the source")
+        target.unlink()
+
+
+def source_file(task: Task, relative: str) -> bytes:
+    """A file of the task's source as it is before the task changes anything."""
+    kind = source_kind(task.repo_source)
+    if kind == "pypi":
+        return (pristine_tree(parse_spec(task.repo_source))[0] / relative).read_bytes()
+    if kind == "folder":
+        return (Path(task.repo_source) / relative).read_bytes()
+    repo_path = _cached_clone(task.repo_source) if kind == "url" else Path(task.repo_source)
+    shown = subprocess.run(
+        ["git", "-C", str(repo_path), "show", f"{task.base_commit}:{relative}"], capture_output=True, check=False
+    )
+    if shown.returncode != 0:
+        raise RepoSourceError(f"task {task.instance_id}: {relative} is not in {task.repo_source}")
+    return shown.stdout
+
+
+def new_file_diff(relative: str, data: bytes) -> str:
+    """A git diff that creates `relative` with `data` (text)."""
+    text = data.decode("utf-8")
+    lines = text.split("\n")
+    ends_with_newline = text.endswith("\n")
+    if ends_with_newline:
+        lines.pop()
+    header = f"diff --git a/{relative} b/{relative}\nnew file mode 100644\n--- /dev/null\n+++ b/{relative}\n"
+    if not lines:
+        return f"diff --git a/{relative} b/{relative}\nnew file mode 100644\n"
+    body = "".join(f"+{line}\n" for line in lines)
+    if not ends_with_newline:
+        body += "\\ No newline at end of file\n"
+    return header + f"@@ -0,0 +1,{len(lines)} @@\n" + body
+
+
+def hidden_test_patch(task: Task) -> str:
+    """The test patch that brings a task's hidden test files back."""
+    return "".join(new_file_diff(relative, source_file(task, relative)) for relative in task.hidden_tests)
 
 
 def _copy_plain_folder(source: Path, destination: Path) -> None:

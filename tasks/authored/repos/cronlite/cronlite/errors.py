@@ -1,0 +1,2 @@
+class CronError(ValueError):
+    """A cron expression that cannot be parsed, or a schedule that never fires."""

@@ -1,0 +1,5 @@
+import sys
+
+from tabread.cli import main
+
+sys.exit(main())
