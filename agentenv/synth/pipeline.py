@@ -123,10 +123,10 @@ def _write(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def _run_suite(runtime: Runtime, command: str, timeout: float) -> tuple[dict[str, TestStatus], str, bool]:
+def _run_suite(runtime: Runtime, command: str, timeout: float) -> tuple[dict[str, TestStatus], str, bool, float]:
     result = runtime.run(f"cd {runtime.repo_dir} && {command}", timeout=timeout)
     collection_error = "errors during collection" in result.output or "ERROR collecting" in result.output
-    return parse_pytest_log(result.output), result.output, collection_error or result.timed_out
+    return parse_pytest_log(result.output), result.output, collection_error or result.timed_out, result.duration_s
 
 
 def _task_id(spec_key: str, mutation: Mutation) -> str:
@@ -168,7 +168,9 @@ def synthesize(
     report = SynthReport(source=recipe.source, baseline_passing=0, tried=0)
     written: list[Path] = []
     try:
-        baseline, _, broken = _run_suite(runtime, test_cmd, recipe.test_timeout)
+        baseline, _, broken, seconds = _run_suite(runtime, test_cmd, recipe.test_timeout)
+        # A mutation that makes the suite loop is cut short: a few times the suite's own time.
+        recipe = recipe.model_copy(update={"test_timeout": min(recipe.test_timeout, max(30.0, 5 * seconds))})
         passing = sorted(t for t, s in baseline.items() if s in _PASSING)
         report.baseline_passing = len(passing)
         if broken or not passing:
@@ -205,7 +207,7 @@ def _try(
     target = f"{runtime.repo_dir}/{mutation.path}"
     runtime.write_file(target, mutation.apply(original).encode("utf-8", errors="surrogateescape"))
     try:
-        statuses, log_text, broken = _run_suite(runtime, test_cmd, recipe.test_timeout)
+        statuses, log_text, broken, _ = _run_suite(runtime, test_cmd, recipe.test_timeout)
     finally:
         runtime.write_file(target, original.encode("utf-8", errors="surrogateescape"))
     if broken:

@@ -1,0 +1,77 @@
+"""The task sets this repository ships: what they hold, and that every task is sound.
+
+Every shipped task must validate on the Docker runtime (its reference patch resolves it, its
+FAIL_TO_PASS tests fail without it, its PASS_TO_PASS tests pass before and after), and the
+oracle must resolve every one through `agentenv run` while empty patches resolve none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agentenv.tasks.catalog import package_of, read_manifests
+from agentenv.tasks.loader import load_tasks
+from agentenv.tasks.model import Task
+
+from .conftest import REPO_ROOT
+
+TASKS = REPO_ROOT / "tasks"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> list[Task]:
+    return load_tasks(TASKS)
+
+
+def _cli(*args: str, timeout: float = 2400) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agentenv.cli.main", *args], capture_output=True, text=True, cwd=REPO_ROOT,
+        timeout=timeout, env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def test_the_sets_hold_what_the_project_promises(shipped: list[Task]) -> None:
+    synthesized = [t for t in shipped if t.repo_source.startswith("pypi:")]
+    assert len(synthesized) >= 30
+    assert len({package_of(t) for t in synthesized}) >= 5
+    validation = read_manifests(TASKS)
+    assert all(validation[t.instance_id].valid for t in synthesized), "every synthesized task is recorded as validated"
+    for task in synthesized:
+        assert task.hidden_tests and not yaml.safe_load((TASKS / "synth" / f"{task.instance_id}.yaml").read_text()).get("test_patch")
+        assert task.metadata.taxonomy.startswith("synthetic/") and task.metadata.difficulty
+    authored = [t for t in shipped if t.instance_id.startswith("authored-")]
+    assert len(authored) >= 5
+    for task in authored:
+        assert task.requirements and task.patch and task.test_patch
+        assert task.metadata.domain and task.metadata.taxonomy and task.metadata.difficulty and task.metadata.language == "python"
+
+
+def test_every_shipped_task_validates_on_docker(base_image, tmp_path: Path) -> None:
+    output = tmp_path / "validation.json"
+    done = _cli("tasks", "validate", str(TASKS), "--runs", "1", "--workers", "2", "--output", str(output))
+    results = json.loads(output.read_text()) if output.exists() else []
+    invalid = {r["instance_id"]: r["reasons"] for r in results if not r["valid"]}
+    assert done.returncode == 0 and not invalid, invalid or done.stderr[-3000:]
+    assert len(results) == len(load_tasks(TASKS))
+
+
+def test_the_oracle_resolves_every_shipped_task_and_empty_patches_none(base_image, shipped: list[Task], tmp_path: Path) -> None:
+    config = tmp_path / "all.yaml"
+    config.write_text(json.dumps({"tasks": str(TASKS), "runtime": "docker", "workers": 2, "max_steps": 60, "output": str(tmp_path)}))
+    done = _cli("run", str(config), "--run-id", "oracle")
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "oracle" / "report.json").read_text())
+    assert report["resolved_instances"] == report["total_instances"] == len(shipped), report["unresolved_ids"]
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("".join(json.dumps({"instance_id": t.instance_id, "model_patch": ""}) + "\n" for t in shipped))
+    graded = _cli("grade", "--tasks", str(TASKS), "--predictions", str(empty), "--output", str(tmp_path), "--run-id", "empty")
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    assert json.loads((tmp_path / "empty" / "report.json").read_text())["resolved_instances"] == 0
