@@ -13,10 +13,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-import agentenv
+from agentenv.files import bundled_dir, describe_validation, read_yaml
 
 TOOLS_SCHEMA_VERSION = 1
 _PLACEHOLDER = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)>")
@@ -151,31 +150,21 @@ class ToolBundle(BaseModel):
 
 
 def builtin_tools_dir() -> Path:
-    """`tools/` of a source checkout, or the copy packed into an installed wheel."""
-    package = Path(agentenv.__file__).resolve().parent
-    for candidate in (package.parent / "tools", package / "_bundled" / "tools"):
-        if candidate.is_dir():
-            return candidate
-    raise ToolsError(f"no tools/ folder next to {package}")
+    folder = bundled_dir("tools")
+    if not folder.is_dir():
+        raise ToolsError(f"no tools/ folder at {folder}")
+    return folder
 
 
 def load_bundle(folder: str | Path | None = None) -> ToolBundle:
     """Load `folder/config.yaml` (default: the built-in bundle) and find its bin/ scripts."""
     folder = Path(folder) if folder else builtin_tools_dir() / "defaults"
     config = folder / "config.yaml"
-    try:
-        raw = yaml.safe_load(config.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ToolsError(f"{config}: cannot be read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ToolsError(f"{config}: not valid YAML: {exc}") from exc
+    raw = read_yaml(config, ToolsError)
     try:
         bundle = ToolBundle.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"`{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in exc.errors()
-        )
-        raise ToolsError(f"{config}: {problems}") from None
+        raise ToolsError(f"{config}: {describe_validation(exc, prefix='')}") from None
     for command in bundle.commands:
         script = folder / "bin" / command.name
         if script.is_file():

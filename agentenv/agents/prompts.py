@@ -7,7 +7,7 @@ from typing import Any
 
 import jinja2
 
-import agentenv
+from agentenv.files import bundled_dir
 
 from agentenv.agents.llm_config import TemplateFiles
 
@@ -17,12 +17,7 @@ class TemplateError(ValueError):
 
 
 def builtin_configs_dir() -> Path:
-    """`configs/` of a source checkout, or the copy packed into an installed wheel."""
-    package = Path(agentenv.__file__).resolve().parent
-    for candidate in (package.parent / "configs", package / "_bundled" / "configs"):
-        if candidate.is_dir():
-            return candidate
-    return package.parent / "configs"
+    return bundled_dir("configs")
 
 
 def _locate(relative: str, base_dir: Path) -> Path:

@@ -13,10 +13,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, get_args
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-import agentenv
+from agentenv.files import bundled_dir, read_yaml
 from agentenv.trajectory.model import now
 
 FEEDBACK_SCHEMA_VERSION = 1
@@ -179,22 +178,16 @@ class Taxonomy(BaseModel):
 
 def builtin_taxonomy_path() -> Path:
     """`configs/failure_tags.yaml` of a source checkout, or the copy packed into a wheel."""
-    package = Path(agentenv.__file__).resolve().parent
-    for candidate in (package.parent / "configs", package / "_bundled" / "configs"):
-        if (candidate / TAXONOMY_FILE).is_file():
-            return candidate / TAXONOMY_FILE
-    raise FeedbackError(f"no configs/{TAXONOMY_FILE} next to {package}; pass a taxonomy file")
+    path = bundled_dir("configs") / TAXONOMY_FILE
+    if not path.is_file():
+        raise FeedbackError(f"no {path}; pass a taxonomy file")
+    return path
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     """Load a failure-tag taxonomy (default: the built-in one)."""
     path = Path(path) if path is not None else builtin_taxonomy_path()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise FeedbackError(f"{path}: cannot be read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise FeedbackError(f"{path}: not valid YAML: {exc}") from exc
+    raw = read_yaml(path, FeedbackError)
     try:
         return Taxonomy.model_validate(raw)
     except ValidationError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from agentenv.files import describe_validation
 from agentenv.grading.grader import GradeResult, grade
 from agentenv.grading.report import InstanceReport, RunReport, run_report
 from agentenv.runtime.base import Runtime
@@ -47,8 +48,7 @@ def _validated(where: str, raw: Any) -> Prediction:
     try:
         return Prediction.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"field `{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in exc.errors())
-        raise PredictionError(f"{where}: {problems}") from None
+        raise PredictionError(f"{where}: {describe_validation(exc)}") from None
 
 
 def load_predictions(path: str | Path) -> list[Prediction]:

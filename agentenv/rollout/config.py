@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
+from agentenv.files import describe_validation, read_yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentenv.aci.interface import ACIConfig
@@ -74,21 +74,13 @@ class RunConfig(BaseModel):
 def load_config(path: str | Path, **overrides: Any) -> RunConfig:
     """Read a YAML config; `overrides` (e.g. from CLI flags) replace its values when not None."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    raw = read_yaml(path, ConfigError) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a run config must be a mapping")
     raw.update({key: value for key, value in overrides.items() if value is not None})
     try:
         config = RunConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"field `{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError(f"{path}: {describe_validation(exc)}") from None
     config.base_dir = str(path.resolve().parent)
     return config

@@ -258,7 +258,7 @@ def _swap_repository(env_tag: str, tag: str, folder: Path, recipe: RepoImageReci
         ["/bin/sh", "-c", "while :; do sleep 3600; done"],
         init=True,
         network_mode="none",
-        labels={"agentenv.managed": "1", "agentenv.build": tag, "agentenv.host_pid": str(os.getpid()), "agentenv.host": socket.gethostname()},
+        labels=_build_labels(tag),
     )
     try:
         container.start()
@@ -279,6 +279,11 @@ def _swap_repository(env_tag: str, tag: str, folder: Path, recipe: RepoImageReci
         )
     finally:
         container.remove(force=True)
+
+
+def _build_labels(tag: str) -> dict[str, str]:
+    """Build containers are managed like episode ones: `agentenv gc` finds them if orphaned."""
+    return {"agentenv.managed": "1", "agentenv.build": tag, "agentenv.host_pid": str(os.getpid()), "agentenv.host": socket.gethostname()}
 
 
 def _tar_folder(folder: Path, arcname: str) -> bytes:
@@ -308,12 +313,7 @@ def _commit_from(
         network_mode="host" if network else "none",
         environment=passthrough.environment if passthrough else {},
         mounts=passthrough.docker_mounts() if passthrough else [],
-        labels={
-            "agentenv.managed": "1",
-            "agentenv.build": tag,
-            "agentenv.host_pid": str(os.getpid()),
-            "agentenv.host": socket.gethostname(),
-        },
+        labels=_build_labels(tag),
     )
     try:
         container.start()

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from agentenv.files import describe_validation
 from agentenv.tasks.model import Task
 from agentenv.tasks.pypi import PypiSourceError, is_pypi
 from agentenv.tasks.repo import RepoSourceError, hidden_test_patch, is_url
@@ -49,14 +50,6 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
         yield str(path), data
 
 
-def _describe(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors():
-        field = ".".join(str(piece) for piece in item["loc"]) or "(record)"
-        parts.append(f"field `{field}`: {item['msg']}")
-    return "; ".join(parts)
-
-
 def _parse(where: str, raw: Any, base_dir: Path) -> Task:
     if not isinstance(raw, dict):
         raise TaskLoadError(f"{where}: a task must be a mapping, got {type(raw).__name__}")
@@ -64,7 +57,7 @@ def _parse(where: str, raw: Any, base_dir: Path) -> Task:
         task = Task.model_validate(raw)
     except ValidationError as exc:
         name = raw.get("instance_id", "?")
-        raise TaskLoadError(f"{where}: task {name}: {_describe(exc)}") from None
+        raise TaskLoadError(f"{where}: task {name}: {describe_validation(exc)}") from None
     if not is_url(task.repo_source) and not is_pypi(task.repo_source) and not Path(task.repo_source).is_absolute():
         task.repo_source = str((base_dir / task.repo_source).resolve())
     if task.hidden_tests and not task.test_patch.strip():

@@ -9,6 +9,7 @@ from typing import IO
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from agentenv.files import describe_validation
 from agentenv.trajectory.model import (
     StepRecord,
     TrajectoryFooter,
@@ -82,10 +83,7 @@ def read_trajectory(path: str | Path) -> Trajectory:
         except json.JSONDecodeError as exc:
             raise TrajectoryError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
         except ValidationError as exc:
-            problems = "; ".join(
-                f"field `{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in exc.errors()
-            )
-            raise TrajectoryError(f"{path}:{number}: {problems}") from None
+            raise TrajectoryError(f"{path}:{number}: {describe_validation(exc)}") from None
         if isinstance(record, TrajectoryHeader):
             if header is not None or steps:
                 raise TrajectoryError(f"{path}:{number}: a header may only be the first record")
