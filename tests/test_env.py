@@ -11,7 +11,6 @@ from gymnasium.error import ResetNeeded
 from gymnasium.utils.env_checker import check_env
 
 import agentenv
-from agentenv.env.provision import Provisioned
 from agentenv.env.spaces import UnicodeText
 from agentenv.env.swe_env import SWEEnv
 from agentenv.tasks.model import Task
