@@ -14,10 +14,10 @@ import __future__
 import random
 import threading
 import warnings
-from types import CodeType
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from types import CodeType
 
 from pydantic import BaseModel, ConfigDict, Field
 from tree_sitter import Node, Parser
