@@ -273,7 +273,6 @@ class ShellSession:
         transport is dropped). Bytes after the marker are kept for the next read.
         """
         prefix = MARK + nonce.encode() + b":"
-        pattern = re.compile(re.escape(prefix) + rb"(-?\d*):(.*?)\x1e\n", re.S)
         # A marker is at most the prefix, an exit code and a path: this much tail may hold
         # the start of one that has not fully arrived yet.
         keep = len(prefix) + 4200
@@ -281,12 +280,16 @@ class ShellSession:
         self._pending.clear()
         searched_to = 0
         while True:
-            match = pattern.search(buffer, max(0, searched_to - keep))
-            if match:
-                output.add(bytes(buffer[: match.start()]))
-                self._pending += buffer[match.end() :]
-                code = int(match.group(1)) if match.group(1).lstrip(b"-") else None
-                return code, match.group(2).decode("utf-8", errors="replace")
+            # Plain byte searches, not a regex: a fresh nonce per command would mean a fresh
+            # compile per command, which costs more than the whole round trip.
+            start = buffer.find(prefix, max(0, searched_to - keep))
+            end = buffer.find(b"\x1e\n", start + len(prefix)) if start != -1 else -1
+            if end != -1:
+                output.add(bytes(buffer[:start]))
+                self._pending += buffer[end + 2 :]
+                code, _, cwd = bytes(buffer[start + len(prefix) : end]).partition(b":")
+                exit_code = int(code) if code.lstrip(b"-").isdigit() else None
+                return exit_code, cwd.decode("utf-8", errors="replace")
             searched_to = len(buffer)
             if len(buffer) > (1 << 20):  # hand the bulk over, to bound memory and search time
                 cut = len(buffer) - keep
