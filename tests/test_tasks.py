@@ -159,5 +159,11 @@ def test_folder_source_content_id_follows_content(tmp_path: Path) -> None:
     task = Task(instance_id="f", repo_source=str(folder), problem_statement="p")
     first = content_id(task)
     assert content_id(task) == first
+    # What a copy leaves out does not count: running the tests in the folder changes nothing.
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"\x00")
+    (folder / ".pytest_cache").mkdir()
+    (folder / ".pytest_cache" / "README.md").write_text("cache\n")
+    assert content_id(task) == first
     (folder / "m.py").write_text("x = 2\n")
     assert content_id(task) != first

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+
+import yaml
 
 from agentenv.env.provision import RuntimeSettings, provision
 from agentenv.grading.validate import validate_task
@@ -15,16 +18,21 @@ from agentenv.tasks.model import Task
 from .conftest import DEMO_TASKS, REPO_ROOT
 
 
-def test_demo_tasks_are_valid(docker_provisioned, tmp_path: Path) -> None:
+def test_demo_tasks_are_valid_and_the_result_is_recorded(docker_provisioned, tmp_path: Path) -> None:
+    demo = tmp_path / "demo"  # a copy, so recording does not write into the checkout
+    shutil.copytree(DEMO_TASKS, demo, ignore=shutil.ignore_patterns("manifest.yaml"))
     output = tmp_path / "validation.json"
     done = subprocess.run(
-        [sys.executable, "-m", "agentenv.cli.main", "tasks", "validate", str(DEMO_TASKS), "--runs", "2", "--output", str(output)],
+        [sys.executable, "-m", "agentenv.cli.main", "tasks", "validate", str(demo), "--runs", "2", "--output", str(output), "--record"],
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=900,
     )
     assert done.returncode == 0, done.stderr
     results = json.loads(output.read_text())
     assert results and all(r["valid"] and not r["reasons"] and not r["flaky"] for r in results)
     assert all(set(r["before"].values()) <= {"PASSED", "FAILED", "ERROR"} for r in results)
+    manifest = yaml.safe_load((demo / "manifest.yaml").read_text())
+    assert set(manifest["validation"]) == {r["instance_id"] for r in results}
+    assert all(record["valid"] and record["runs"] == 2 and record["task_digest"] for record in manifest["validation"].values())
 
 
 def test_a_fail_to_pass_test_that_already_passes_is_rejected(docker_provisioned, demo_task: Task) -> None:

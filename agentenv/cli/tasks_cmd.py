@@ -14,7 +14,16 @@ from rich.table import Table
 from agentenv.cli.common import runtime_starters
 from agentenv.grading.validate import ValidationResult, validate_task
 from agentenv.runtime.base import RuntimeUnavailable
-from agentenv.tasks.catalog import read_manifests, rows, stats
+from agentenv.tasks.catalog import (
+    ManifestError,
+    ValidationRecord,
+    now_utc,
+    read_manifests,
+    record_validation,
+    rows,
+    stats,
+    task_digest,
+)
 from agentenv.tasks.loader import TaskLoadError, load_tasks
 
 app = typer.Typer(help="Check and describe task sets.", no_args_is_help=True)
@@ -29,6 +38,9 @@ def validate(
     runtime: Annotated[str, typer.Option(help="docker, local (trusted tasks only) or auto.")] = "docker",
     workers: Annotated[int, typer.Option(min=1, help="Tasks validated at once.")] = 1,
     timeout: Annotated[float, typer.Option(help="Seconds the test command may take.")] = 1800.0,
+    record: Annotated[
+        bool, typer.Option("--record", help="Write the results into each set's manifest.yaml (shown by `tasks ls`).")
+    ] = False,
 ) -> None:
     """Check that each task's reference patch resolves it, its FAIL_TO_PASS tests fail without
     it, its PASS_TO_PASS tests pass before and after, and no test is flaky."""
@@ -59,6 +71,24 @@ def validate(
     console.print(table)
     if output is not None:
         output.write_text(json.dumps([r.model_dump(mode="json") for r in results], indent=2) + "\n")
+    if record:
+        checked_at = now_utc()
+        records = {
+            task.instance_id: ValidationRecord(
+                valid=result.valid,
+                runs=result.runs,
+                checked_at=checked_at,
+                reasons=result.reasons,
+                task_digest=task_digest(task),
+            )
+            for task, result in zip(task_list, results, strict=True)
+        }
+        try:
+            for manifest in record_validation(tasks, records):
+                console.print(f"recorded in {manifest}")
+        except ManifestError as exc:
+            console.print(f"[red]error:[/red] not recorded: {exc}")
+            raise typer.Exit(2) from None
     invalid = [r.instance_id for r in results if not r.valid]
     console.print(f"{len(results) - len(invalid)} of {len(results)} tasks are valid")
     if invalid:
@@ -74,7 +104,11 @@ def ls(tasks: Annotated[Path, typer.Argument(help="Task folder or file.")]) -> N
     except TaskLoadError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    listing = rows(task_list, read_manifests(tasks))
+    try:
+        listing = rows(task_list, read_manifests(tasks))
+    except ManifestError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     table = Table(title=f"{len(listing)} tasks in {tasks}")
     for column in listing[0]:
         table.add_column(column, overflow="fold")

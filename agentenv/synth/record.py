@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
-
 from agentenv.synth.pipeline import Recipe, SynthReport
-from agentenv.tasks.catalog import MANIFEST, Manifest, ValidationRecord
+from agentenv.tasks.catalog import ValidationRecord, now_utc, read_manifest, task_digest, write_manifest
+from agentenv.tasks.loader import load_tasks
 
 
 def record_synthesis(out: Path, recipe: Recipe, report: SynthReport, *, runs: int, seed: int) -> Path:
-    path = out / MANIFEST
-    manifest = Manifest.model_validate(yaml.safe_load(path.read_text()) or {}) if path.exists() else Manifest(name=out.name)
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+    manifest = read_manifest(out)
+    now = now_utc()
     entry = {
         "source": recipe.source,
         "install": recipe.install,
@@ -27,8 +24,8 @@ def record_synthesis(out: Path, recipe: Recipe, report: SynthReport, *, runs: in
     }
     manifest.sources = [s for s in manifest.sources if s.get("source") != recipe.source] + [entry]
     for instance_id in report.kept:
-        manifest.validation[instance_id] = ValidationRecord(valid=True, runs=runs, checked_at=now)
-    for instance_id, reasons in report.invalid.items():
+        (task,) = load_tasks(out / f"{instance_id}.yaml")
+        manifest.validation[instance_id] = ValidationRecord(valid=True, runs=runs, checked_at=now, task_digest=task_digest(task))
+    for instance_id in report.invalid:
         manifest.validation.pop(instance_id, None)
-    path.write_text(yaml.safe_dump(manifest.model_dump(mode="json"), sort_keys=False, width=100))
-    return path
+    return write_manifest(out, manifest)

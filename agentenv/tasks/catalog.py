@@ -1,20 +1,34 @@
 """Describing task sets: one row per task, counts by package, taxonomy and difficulty, and the
-validation status that manifests (`manifest.yaml` of a set) record."""
+validation status that manifests (`manifest.yaml` of a set) record.
+
+A validation record carries a digest of what validation depends on (the source, the patches,
+the tests, the environment); a record whose digest no longer matches the task is shown as
+stale rather than trusted."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+from agentenv.files import describe_validation, read_yaml
+from agentenv.tasks.loader import task_folders
 from agentenv.tasks.model import Task
 from agentenv.tasks.pypi import is_pypi, parse_spec
+from agentenv.tasks.repo import folder_fingerprint, source_kind
 
 MANIFEST = "manifest.yaml"
 MANIFEST_SCHEMA_VERSION = 1
+
+
+class ManifestError(ValueError):
+    """A task set's manifest cannot be read; the message names the file and the field."""
 
 
 class ValidationRecord(BaseModel):
@@ -22,6 +36,8 @@ class ValidationRecord(BaseModel):
     runs: int = 1
     checked_at: str
     reasons: list[str] = Field(default_factory=list)
+    # `task_digest` of the task as it was validated; None in records older than the digest.
+    task_digest: str | None = None
 
 
 class Manifest(BaseModel):
@@ -35,15 +51,77 @@ class Manifest(BaseModel):
     validation: dict[str, ValidationRecord] = Field(default_factory=dict)
 
 
+def read_manifest(folder: Path) -> Manifest:
+    """The manifest of one task set folder (an empty one named after the folder if it has none)."""
+    path = folder / MANIFEST
+    if not path.exists():
+        return Manifest(name=folder.name)
+    data = read_yaml(path, ManifestError)
+    try:
+        return Manifest.model_validate(data if data is not None else {"name": folder.name})
+    except ValidationError as exc:
+        raise ManifestError(f"{path}: {describe_validation(exc)}") from None
+
+
+def write_manifest(folder: Path, manifest: Manifest) -> Path:
+    path = folder / MANIFEST
+    path.write_text(yaml.safe_dump(manifest.model_dump(mode="json"), sort_keys=False, width=100))
+    return path
+
+
 def read_manifests(root: Path) -> dict[str, ValidationRecord]:
     """Every validation record of the manifests under `root`, by instance id."""
     records: dict[str, ValidationRecord] = {}
     folders = [root] if root.is_dir() else [root.parent]
     for folder in folders:
         for path in sorted(folder.rglob(MANIFEST)):
-            manifest = Manifest.model_validate(yaml.safe_load(path.read_text()) or {})
-            records.update(manifest.validation)
+            records.update(read_manifest(path.parent).validation)
     return records
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def task_digest(task: Task) -> str:
+    """A hash of everything a validation result depends on, and of nothing else: the wording of
+    the problem statement or the metadata can change without making a record stale."""
+    kind = source_kind(task.repo_source)
+    if kind == "folder":
+        source = "folder-" + folder_fingerprint(Path(task.repo_source))
+    elif kind == "pypi":
+        source = parse_spec(task.repo_source).key  # a pinned release, hash-checked when fetched
+    else:
+        source = f"commit-{task.base_commit}"  # a commit names its content wherever the clone is
+    material = task.model_dump(
+        mode="json",
+        include={"base_patch", "patch", "test_patch", "hidden_tests", "FAIL_TO_PASS", "PASS_TO_PASS", "environment", "test_cmd", "log_parser"},
+    )
+    material["source"] = source
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def record_validation(tasks_path: Path, records: dict[str, ValidationRecord]) -> list[Path]:
+    """Write each record into the manifest of the set its task file is in; the manifests written."""
+    folders = task_folders(tasks_path)
+    by_folder: dict[Path, dict[str, ValidationRecord]] = {}
+    for instance_id, record in records.items():
+        by_folder.setdefault(folders[instance_id], {})[instance_id] = record
+    written = []
+    for folder, folder_records in sorted(by_folder.items()):
+        manifest = read_manifest(folder)
+        manifest.validation.update(folder_records)
+        manifest.validation = dict(sorted(manifest.validation.items()))
+        written.append(write_manifest(folder, manifest))
+    return written
+
+
+def validation_status(task: Task, record: ValidationRecord | None) -> str:
+    if record is None:
+        return "-"
+    if record.task_digest is not None and record.task_digest != task_digest(task):
+        return f"stale ({record.checked_at[:10]})"
+    return ("yes" if record.valid else "no") + f" ({record.checked_at[:10]})"
 
 
 def package_of(task: Task) -> str:
@@ -55,7 +133,6 @@ def package_of(task: Task) -> str:
 def rows(tasks: list[Task], validation: dict[str, ValidationRecord]) -> list[dict[str, str]]:
     table = []
     for task in tasks:
-        record = validation.get(task.instance_id)
         table.append(
             {
                 "task": task.instance_id,
@@ -64,7 +141,7 @@ def rows(tasks: list[Task], validation: dict[str, ValidationRecord]) -> list[dic
                 "taxonomy": task.metadata.taxonomy or "-",
                 "difficulty": task.metadata.difficulty or "-",
                 "tests": f"{len(task.FAIL_TO_PASS)}/{len(task.PASS_TO_PASS)}",
-                "validated": "-" if record is None else ("yes" if record.valid else "no") + f" ({record.checked_at[:10]})",
+                "validated": validation_status(task, validation.get(task.instance_id)),
             }
         )
     return table

@@ -89,6 +89,16 @@ def task_files(path: Path) -> list[Path]:
     return found
 
 
+def task_folders(path: str | Path) -> dict[str, Path]:
+    """The folder of the file each task is in (where its set's manifest lives), by instance id."""
+    return {
+        str(raw["instance_id"]): file.parent
+        for file in task_files(Path(path))
+        for _, raw in _records(file)
+        if isinstance(raw, dict) and "instance_id" in raw
+    }
+
+
 def load_tasks(path: str | Path) -> list[Task]:
     """Every task under `path`, in file order; instance ids must be unique."""
     path = Path(path)

@@ -7,6 +7,7 @@ same tree always gives the same commit id: the id names the content, and caches 
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -82,9 +83,11 @@ def source_kind(source: str) -> str:
 
 
 def folder_fingerprint(folder: Path) -> str:
-    """A hash of every file's relative path, executable bit and bytes."""
+    """A hash of every file's relative path, executable bit and bytes; what a copy leaves out
+    (git metadata, bytecode and test caches) is left out here too, so running the tests in the
+    folder does not change its identity."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if ".git" not in p.relative_to(folder).parts):
+    for path in sorted(p for p in folder.rglob("*") if not _left_out_of_copies(p.relative_to(folder))):
         relative = path.relative_to(folder).as_posix()
         if path.is_symlink():
             digest.update(f"L {relative} {os.readlink(path)}\n".encode())
@@ -198,14 +201,16 @@ def hidden_test_patch(task: Task) -> str:
     return "".join(new_file_diff(relative, source_file(task, relative)) for relative in task.hidden_tests)
 
 
+# What copying a plain folder into a task repository leaves behind.
+_NOT_COPIED = (".git", "__pycache__", "*.pyc", ".pytest_cache")
+
+
+def _left_out_of_copies(relative: Path) -> bool:
+    return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in _NOT_COPIED)
+
+
 def _copy_plain_folder(source: Path, destination: Path) -> None:
-    shutil.copytree(
-        source,
-        destination,
-        symlinks=True,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".pytest_cache"),
-    )
+    shutil.copytree(source, destination, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_NOT_COPIED))
 
 
 def _export_tree(repo_path: Path, commit: str, destination: Path) -> None:
