@@ -70,3 +70,19 @@ def test_bug_reports_are_written_from_the_failing_output() -> None:
     assert report.startswith("Wrong results from clamps 1.0")
     assert "assert clamp(v, lo, hi) == 3" in report and "assert 5 == 3\n +  where 5 = clamp(5, 0, 3)" in report
     assert "test_clamp.py:12" not in report and "tests/" not in report
+
+
+def test_a_source_that_is_not_a_pinned_release_on_the_index_is_named(tmp_path: Path) -> None:
+    for source, expected in (
+        ("pypi:inflection", "'pypi:inflection' is not of the form pypi:NAME==VERSION"),
+        ("inflection==0.5.1", "is not of the form pypi:NAME==VERSION"),
+        ("pypi:agentenv-no-such-package-7f3a==1.0", "no package named 'agentenv-no-such-package-7f3a' on"),
+        ("pypi:inflection==99.0", "no source distribution of inflection==99.0 on"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "agentenv.cli.main", "tasks", "synth", source, "--out", str(tmp_path / "out")],
+            capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+        )
+        assert done.returncode == 1, (source, done.stderr)
+        assert expected in " ".join(done.stderr.split()), (source, done.stderr)
+        assert "Traceback" not in done.stderr

@@ -79,11 +79,18 @@ def _context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile) if cafile and Path(cafile).is_file() else ssl.create_default_context()
 
 
+class _NotFound(PypiSourceError):
+    """The index answered 404."""
+
+
 def _get(url: str) -> bytes:
     request = urllib.request.Request(url, headers={"Accept": "text/html", "User-Agent": "agentenv"})
     try:
         with urllib.request.urlopen(request, context=_context(), timeout=120) as response:
             return response.read()
+    except urllib.error.HTTPError as exc:
+        error = _NotFound if exc.code == 404 else PypiSourceError
+        raise error(f"cannot fetch {url}: {exc}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise PypiSourceError(f"cannot fetch {url}: {exc}") from None
 
@@ -91,7 +98,10 @@ def _get(url: str) -> bytes:
 def _sdist_link(spec: PypiSpec) -> tuple[str, str, str | None]:
     """(url, file name, sha256 or None) of the sdist on the index's simple page."""
     index = _index_url()
-    page = _get(f"{index}/{spec.normalized}/").decode("utf-8", errors="replace")
+    try:
+        page = _get(f"{index}/{spec.normalized}/").decode("utf-8", errors="replace")
+    except _NotFound:
+        raise PypiSourceError(f"no package named {spec.name!r} on {index}") from None
     stems = {f"{spec.name}-{spec.version}", f"{spec.normalized}-{spec.version}", f"{spec.normalized.replace('-', '_')}-{spec.version}"}
     for href in _LINK.findall(page):
         url = html.unescape(href)
