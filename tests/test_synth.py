@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import yaml
@@ -86,3 +88,93 @@ def test_a_source_that_is_not_a_pinned_release_on_the_index_is_named(tmp_path: P
         assert done.returncode == 1, (source, done.stderr)
         assert expected in " ".join(done.stderr.split()), (source, done.stderr)
         assert "Traceback" not in done.stderr
+
+
+CHAINED_FAILURE = """\
+_________________________________ test_lookup[{case}] _________________________________
+
+table = {1: 'a'}, key = 1
+
+    def lookup(table, key):
+        try:
+>           return table[key + 1]
+                   ^^^^^^^^^^^^^^
+E           KeyError: 2
+
+pkg/mod.py:3: KeyError
+
+During handling of the above exception, another exception occurred:
+
+    def test_lookup(k):
+>       assert lookup(
+            {1: "a"}, k
+        ) == "a"
+
+tests/test_mod.py:3: \n\
+_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _
+
+    def lookup(table, key):
+        try:
+            return table[key + 1]
+        except KeyError:
+>           raise LookupError(f"no {key} in <Table at 0x7f3a2b1c9d80> (see pkg/mod.py:5)")
+E           LookupError: no 1 in <Table at 0x7f3a2b1c9d80> (see pkg/mod.py:5)
+
+pkg/mod.py:5: LookupError
+"""
+
+
+def test_bug_reports_never_quote_the_package_code_around_the_bug() -> None:
+    # A chained exception's traceback starts inside the package, at the mutated line.
+    log = "=" * 20 + " FAILURES " + "=" * 20 + "\n" + CHAINED_FAILURE.replace("{case}", "1") + CHAINED_FAILURE.replace("{case}", "2")
+    report = bug_report("pkg", "1.0", ["tests/test_mod.py::test_lookup[1]", "tests/test_mod.py::test_lookup[2]"], log)
+    assert "table[key + 1]" not in report and "raise LookupError" not in report
+    # The test's own statement, whole, though it spans lines.
+    assert '```python\nassert lookup(\n    {1: "a"}, k\n) == "a"\n```' in report
+    assert "KeyError: 2\nLookupError: no 1 in <Table at 0x…> (see <path>)" in report
+    # Parametrized cases that fail the same way are shown once.
+    assert report.count("When checking that lookup works") == 1
+
+
+def _pristine_tree_in(cache: Path, source: str) -> subprocess.CompletedProcess[str]:
+    """`pristine_tree` in a fresh process whose cache is `cache` (the cache path is read at import)."""
+    code = (
+        "import sys\n"
+        "from agentenv.tasks.pypi import PypiSourceError, parse_spec, pristine_tree\n"
+        "try:\n"
+        f"    print(pristine_tree(parse_spec({source!r}))[0])\n"
+        "except PypiSourceError as exc:\n"
+        "    sys.exit(f'error: {exc}')\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env={**os.environ, "AGENTENV_CACHE": str(cache)}
+    )
+
+
+def test_the_sdist_cache_hands_back_only_the_release_asked_for(tmp_path: Path) -> None:
+    sdists = tmp_path / "sdists"
+    sdists.mkdir()
+    release = tmp_path / "agentenv-absent-pkg-1.0.1"
+    release.mkdir()
+    (release / "VERSION").write_text("1.0.1\n")
+    with tarfile.open(sdists / "agentenv-absent-pkg-1.0.1.tar.gz", "w:gz") as archive:
+        archive.add(release, arcname=release.name)
+    # 1.0.1 is cached; 1.0 is not, and the index has no such package.
+    done = _pristine_tree_in(tmp_path, "pypi:agentenv-absent-pkg==1.0")
+    assert done.returncode != 0 and "no package named 'agentenv-absent-pkg'" in done.stderr, done.stdout + done.stderr
+    done = _pristine_tree_in(tmp_path, "pypi:agentenv-absent-pkg==1.0.1")
+    assert done.returncode == 0, done.stderr
+    assert (Path(done.stdout.strip()) / "VERSION").read_text() == "1.0.1\n"
+
+
+def test_a_damaged_cached_sdist_is_named_with_what_to_do(tmp_path: Path) -> None:
+    sdists = tmp_path / "sdists"
+    sdists.mkdir()
+    whole = sdists / "whole.tar.gz"
+    with tarfile.open(whole, "w:gz") as archive:
+        archive.add(REPO_ROOT / "README.md", arcname="agentenv-absent-pkg-2.0/README.md")
+    (sdists / "agentenv-absent-pkg-2.0.tar.gz").write_bytes(whole.read_bytes()[:40])  # a cut-off download
+    done = _pristine_tree_in(tmp_path, "pypi:agentenv-absent-pkg==2.0")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "agentenv-absent-pkg-2.0.tar.gz: the cached sdist cannot be unpacked" in done.stderr
+    assert "delete it to fetch it again" in done.stderr

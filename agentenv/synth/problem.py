@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import re
 import textwrap
+from pathlib import Path, PurePosixPath
 
 _SECTION = re.compile(r"^_{3,} (?P<name>\S.*?) _{3,}$", re.M)
-_LOCATION = re.compile(r"^\S+\.py:\d+: .*$", re.M)
-_PATH_LINE = re.compile(r"(/[\w.-]+)+\.py(:\d+)?")
+# The line pytest prints under each frame of a traceback: `path.py:12: KeyError` or `path.py:12: `.
+_LOCATION = re.compile(r"^(?P<path>\S+\.py):\d+:(?: .*)?$", re.M)
+# A source path in an error message, absolute or relative, with or without a line number.
+_PATH_LINE = re.compile(r"(?:/?[\w.-]+/)+[\w.-]+\.py(?::\d+)?|[\w.-]+\.py:\d+")
+# An object's address (`<Foo object at 0x7f3a...>`) differs from run to run.
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
+# Python 3.11's markers under the failing expression.
+_CARETS = re.compile(r"^\s*[~^]+\s*$")
 
 
 def failure_sections(log: str) -> dict[str, str]:
@@ -29,16 +36,61 @@ def failure_sections(log: str) -> dict[str, str]:
     return sections
 
 
-def _evidence(section: str) -> tuple[str | None, list[str]]:
-    """The failing statement (the `>` line) and the error lines (`E ...`)."""
+def _frames(section: str) -> list[tuple[str, str]]:
+    """(file, text) of each traceback frame of a failure section, outermost first; a chained
+    exception's frames follow those of the exception it was raised from."""
+    frames = []
+    start = 0
+    for location in _LOCATION.finditer(section):
+        frames.append((location.group("path"), section[start : location.start()]))
+        start = location.end()
+    return frames
+
+
+def _in_test_code(frame_file: str, test_file: str) -> bool:
+    """Is the frame in the failing test's file, or in test code it shares with other tests (a
+    base class in `tests/__init__.py`, a helper module, a conftest)?"""
+    frame, test = Path(frame_file).as_posix(), Path(test_file).as_posix()
+    if frame == test or frame.endswith("/" + test) or test.endswith("/" + frame):
+        return True
+    path = PurePosixPath(frame)
+    in_test_folder = any(part in ("test", "tests", "testing") for part in path.parts[:-1])
+    return in_test_folder or path.name.startswith("test_") or path.name.endswith("_test.py") or path.name == "conftest.py"
+
+
+def _evidence(section: str, test_file: str) -> tuple[str | None, list[str]]:
+    """The failing statement in the test's own code, and the error lines (`E ...`).
+
+    The statement is taken only from a frame of test code: a frame of the package would quote
+    the code around the bug (a chained exception's traceback starts in the package).
+    """
+    frames = _frames(section)
     statement = None
+    for frame_file, text in frames:
+        if _in_test_code(frame_file, test_file):
+            statement = _marked_statement(text)
+            if statement:
+                break
     errors: list[str] = []
-    for line in section.splitlines():
-        if line.startswith(">") and statement is None:
-            statement = line[1:].strip()
-        elif line.startswith("E ") and len(errors) < 8:
-            errors.append(_PATH_LINE.sub("<path>", line[2:].rstrip()))
+    for _, text in frames or [("", section)]:
+        for line in text.splitlines():
+            if line.startswith("E ") and len(errors) < 8:
+                errors.append(_ADDRESS.sub("0x…", _PATH_LINE.sub("<path>", line[2:].rstrip())))
     return statement, textwrap.dedent("\n".join(errors)).splitlines()
+
+
+def _marked_statement(frame_text: str) -> str | None:
+    """The statement pytest marks with `>`, with the lines it continues onto."""
+    lines = frame_text.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith(">"):
+            statement = [" " + line[1:]]
+            for following in lines[index + 1 :]:
+                if not following.strip() or following.startswith("E ") or _CARETS.match(following):
+                    break
+                statement.append(following)
+            return textwrap.dedent("\n".join(statement)).strip("\n")
+    return None
 
 
 def _readable(test_id: str) -> str:
@@ -59,13 +111,15 @@ def bug_report(package: str, version: str, failing: list[str], log: str, *, limi
     """A problem statement for a task whose FAIL_TO_PASS tests are `failing`."""
     sections = failure_sections(log)
     examples = []
+    shown_evidence: list[tuple[str | None, list[str]]] = []
     for test_id in failing:
         section = _section_for(test_id, sections)
         if section is None:
             continue
-        statement, errors = _evidence(_LOCATION.sub("", section))
-        if not errors:
+        statement, errors = _evidence(section, test_id.split("::")[0])
+        if not errors or (statement, errors) in shown_evidence:  # parametrized cases repeat
             continue
+        shown_evidence.append((statement, errors))
         example = f"When checking that {_readable(test_id)} works:\n"
         if statement:
             example += f"```python\n{statement}\n```\n"
