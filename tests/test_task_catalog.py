@@ -97,3 +97,31 @@ def test_a_broken_manifest_is_named_not_a_crash(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "a/manifest.yaml" in done.stderr and "validation.add-one.valid" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_recording_keeps_what_other_tools_wrote_and_ignores_manifests_of_sources(tmp_path: Path) -> None:
+    root = _task_set(tmp_path / "sets")
+    # A project's own manifest.yaml inside a task's source is not a task set's manifest.
+    (root / "a" / "repos" / "calc" / "manifest.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
+    (root / "a" / "manifest.yaml").write_text("owner: evals-team\nvalidation:\n  add-one: {valid: true, checked_at: '2026-01-01', note: by hand}\n")
+    (task,) = [t for t in load_tasks(root) if t.instance_id == "add-two"]
+    record_validation(root, {"add-two": ValidationRecord(valid=True, checked_at="2026-11-23T01:00:00+00:00", task_digest=task_digest(task))})
+    manifest = yaml.safe_load((root / "a" / "manifest.yaml").read_text())
+    assert manifest["owner"] == "evals-team" and manifest["name"] == "a"
+    assert manifest["validation"]["add-one"]["note"] == "by hand" and manifest["validation"]["add-two"]["valid"]
+    listing = _cli("ls", str(root))
+    assert listing.returncode == 0, listing.stderr
+    assert _status(listing.stdout, "add-one") == "yes (2026-01-01)"  # a record from before digests
+
+
+def test_validate_records_a_task_whose_environment_cannot_be_made_and_goes_on(tmp_path: Path) -> None:
+    root = _task_set(tmp_path / "sets")
+    (root / "b" / "other.yaml").write_text(
+        yaml.safe_dump({"instance_id": "other", "repo_source": "repos/gone", "problem_statement": "p", "patch": PATCH, "FAIL_TO_PASS": ["t.py::t"]})
+    )
+    done = _cli("validate", str(root / "b"), "--runtime", "local", "--runs", "1", "--record")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    record = yaml.safe_load((root / "b" / "manifest.yaml").read_text())["validation"]["other"]
+    assert not record["valid"] and "its environment cannot be made" in record["reasons"][0]
+    assert record["task_digest"] is None
+    assert _status(_cli("ls", str(root)).stdout, "other") == "unknown: source unreadable (" + record["checked_at"][:10] + ")"

@@ -88,6 +88,9 @@ def test_agentenv_field_names_in_jsonl_are_honoured(tmp_path: Path) -> None:
         ('{"instance_id": "a", "repo_source": ".", "problem_statement": "p", "FAIL_TO_PASS": "[oops"}\n', r"field `FAIL_TO_PASS`.*JSON list"),
         ('\n{"instance_id": "a", \n', r"set\.jsonl:2: not valid JSON"),
         ('["a list"]\n', r"set\.jsonl:1: a task must be a mapping"),
+        ('{"instance_id": "a", "repo_source": "pypi:requests", "problem_statement": "p"}\n', r"field `repo_source`.*pypi:NAME==VERSION"),
+        ('{"instance_id": "a", "repo_source": ".", "problem_statement": "p", "hidden_tests": ["/etc/hostname"]}\n', r"field `hidden_tests`.*inside the repository"),
+        ('{"instance_id": "a", "repo_source": ".", "problem_statement": "p", "hidden_tests": ["tests/../../x.py"]}\n', r"field `hidden_tests`.*inside the repository"),
     ],
 )
 def test_bad_records_name_file_line_and_field(tmp_path: Path, content: str, expected: str) -> None:
@@ -164,6 +167,20 @@ def test_folder_source_content_id_follows_content(tmp_path: Path) -> None:
     (folder / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"\x00")
     (folder / ".pytest_cache").mkdir()
     (folder / ".pytest_cache" / "README.md").write_text("cache\n")
+    (folder / "plain.egg-info").mkdir()
+    (folder / "plain.egg-info" / "PKG-INFO").write_text("Name: plain\n")
     assert content_id(task) == first
     (folder / "m.py").write_text("x = 2\n")
     assert content_id(task) != first
+
+
+def test_a_hidden_test_cannot_be_a_link_out_of_the_source(tmp_path: Path) -> None:
+    # Its content would go into the test patch: a file of the machine loading the task.
+    source = tmp_path / "repo"
+    (source / "tests").mkdir(parents=True)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the grade\n")
+    (source / "tests" / "test_x.py").symlink_to(secret)
+    (tmp_path / "t.yaml").write_text("instance_id: t\nrepo_source: repo\nproblem_statement: p\nhidden_tests: [tests/test_x.py]\n")
+    with pytest.raises(TaskLoadError, match=r"hidden_tests.*tests/test_x\.py leads outside"):
+        load_tasks(tmp_path / "t.yaml")

@@ -14,17 +14,23 @@ from rich.table import Table
 from agentenv.cli.common import runtime_starters
 from agentenv.grading.validate import ValidationResult, validate_task
 from agentenv.runtime.base import RuntimeUnavailable
+from agentenv.runtime.images import ImageBuildError
 from agentenv.tasks.catalog import (
     ManifestError,
     ValidationRecord,
+    check_manifests,
     now_utc,
+    read_manifest,
     read_manifests,
+    readable_task_digest,
     record_validation,
     rows,
     stats,
-    task_digest,
 )
 from agentenv.tasks.loader import TaskLoadError, load_tasks
+from agentenv.tasks.model import Task
+from agentenv.tasks.pypi import PypiSourceError
+from agentenv.tasks.repo import RepoSourceError
 
 app = typer.Typer(help="Check and describe task sets.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -46,18 +52,30 @@ def validate(
     it, its PASS_TO_PASS tests pass before and after, and no test is flaky."""
     try:
         task_list = load_tasks(tasks)
-    except TaskLoadError as exc:
+        if record:  # a manifest that cannot be written to is found now, not after the work
+            check_manifests(tasks)
+    except (TaskLoadError, ManifestError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     starter = runtime_starters(runtime)
 
-    def check(task) -> ValidationResult:  # type: ignore[no-untyped-def]
-        start, _ = starter(task)
+    def check(task: Task) -> ValidationResult:
+        try:
+            start, _ = starter(task)
+        except (ImageBuildError, RepoSourceError, PypiSourceError) as exc:
+            # One task whose environment cannot be made does not stop the others.
+            return ValidationResult(
+                instance_id=task.instance_id, valid=False, runs=0, reasons=[f"its environment cannot be made: {exc}"]
+            )
         return validate_task(task, start, runs=runs, timeout=timeout)
 
-    with console.status(f"validating {len(task_list)} tasks ({runs} runs each)"):
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(check, task_list))
+    try:
+        with console.status(f"validating {len(task_list)} tasks ({runs} runs each)"):
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = list(pool.map(check, task_list))
+    except RuntimeUnavailable as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
     table = Table(title="task validation")
     for column in ("task", "valid", "flaky", "reason"):
         table.add_column(column, overflow="fold")
@@ -79,7 +97,7 @@ def validate(
                 runs=result.runs,
                 checked_at=checked_at,
                 reasons=result.reasons,
-                task_digest=task_digest(task),
+                task_digest=readable_task_digest(task),
             )
             for task, result in zip(task_list, results, strict=True)
         }
@@ -106,7 +124,7 @@ def ls(tasks: Annotated[Path, typer.Argument(help="Task folder or file.")]) -> N
         raise typer.Exit(2) from None
     try:
         listing = rows(task_list, read_manifests(tasks))
-    except ManifestError as exc:
+    except (ManifestError, TaskLoadError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     table = Table(title=f"{len(listing)} tasks in {tasks}")
@@ -150,9 +168,13 @@ def synth(
     """Make tasks from a real package: inject bugs its own tests notice, one per task."""
     from agentenv.synth.pipeline import Recipe, SynthError, synthesize
     from agentenv.synth.record import record_synthesis
-    from agentenv.tasks.pypi import PypiSourceError
 
     recipe = Recipe(source=source, test_cmd=test_cmd, **({"install": install} if install else {}))
+    try:
+        read_manifest(out)  # a manifest that cannot be recorded into is found now, not after the work
+    except ManifestError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     try:
         report = synthesize(recipe, out, n=n, seed=seed, max_tries=max_tries, validate_runs=runs, progress=console.print)
     except (SynthError, PypiSourceError, RuntimeUnavailable) as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
 import re
 import subprocess
@@ -111,11 +112,13 @@ def _diff(relative: str, before: str, after: str, context: int = 2) -> str:
         target.parent.mkdir(parents=True, exist_ok=True)
         _write(target, before)
         git = ["git", "-C", scratch, "-c", "user.name=a", "-c", "user.email=a@a"]
-        subprocess.run([*git, "init", "-q"], check=True)
-        subprocess.run([*git, "add", "-A"], check=True)
-        subprocess.run([*git, "commit", "-qm", "x"], check=True)
+        # The user's git settings (diff.noprefix, commit.gpgsign, ...) must not shape the patch.
+        env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+        subprocess.run([*git, "init", "-q"], check=True, env=env)
+        subprocess.run([*git, "add", "-A"], check=True, env=env)
+        subprocess.run([*git, "commit", "-qm", "x"], check=True, env=env)
         _write(target, after)
-        return subprocess.run([*git, "diff", f"-U{context}"], check=True, capture_output=True, text=True).stdout
+        return subprocess.run([*git, "diff", f"-U{context}"], check=True, capture_output=True, text=True, env=env).stdout
 
 
 def _write(path: Path, text: str) -> None:

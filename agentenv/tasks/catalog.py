@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentenv.files import describe_validation, read_yaml
-from agentenv.tasks.loader import task_folders
+from agentenv.tasks.loader import task_files, task_folders
 from agentenv.tasks.model import Task
-from agentenv.tasks.pypi import is_pypi, parse_spec
-from agentenv.tasks.repo import folder_fingerprint, source_kind
+from agentenv.tasks.pypi import PypiSourceError, is_pypi, parse_spec
+from agentenv.tasks.repo import RepoSourceError, folder_fingerprint, source_kind
 
 MANIFEST = "manifest.yaml"
 MANIFEST_SCHEMA_VERSION = 1
@@ -32,6 +32,8 @@ class ManifestError(ValueError):
 
 
 class ValidationRecord(BaseModel):
+    model_config = ConfigDict(extra="allow")  # what other tools wrote is kept when recording
+
     valid: bool
     runs: int = 1
     checked_at: str
@@ -42,6 +44,8 @@ class ValidationRecord(BaseModel):
 
 class Manifest(BaseModel):
     """What a task set is: where its tasks come from and whether they were validated."""
+
+    model_config = ConfigDict(extra="allow")  # what other tools wrote is kept when recording
 
     schema_version: int = MANIFEST_SCHEMA_VERSION
     name: str
@@ -57,8 +61,10 @@ def read_manifest(folder: Path) -> Manifest:
     if not path.exists():
         return Manifest(name=folder.name)
     data = read_yaml(path, ManifestError)
+    if data is None or isinstance(data, dict):
+        data = {"name": folder.name, **(data or {})}
     try:
-        return Manifest.model_validate(data if data is not None else {"name": folder.name})
+        return Manifest.model_validate(data)
     except ValidationError as exc:
         raise ManifestError(f"{path}: {describe_validation(exc)}") from None
 
@@ -69,14 +75,24 @@ def write_manifest(folder: Path, manifest: Manifest) -> Path:
     return path
 
 
+def _set_folders(root: Path) -> list[Path]:
+    """The folders under `root` that hold task files: only their manifests describe tasks (a
+    `manifest.yaml` inside a task's source repository is that project's own business)."""
+    return sorted({file.parent for file in task_files(root)})
+
+
 def read_manifests(root: Path) -> dict[str, ValidationRecord]:
-    """Every validation record of the manifests under `root`, by instance id."""
+    """Every validation record of the manifests of the task sets under `root`, by instance id."""
     records: dict[str, ValidationRecord] = {}
-    folders = [root] if root.is_dir() else [root.parent]
-    for folder in folders:
-        for path in sorted(folder.rglob(MANIFEST)):
-            records.update(read_manifest(path.parent).validation)
+    for folder in _set_folders(root):
+        records.update(read_manifest(folder).validation)
     return records
+
+
+def check_manifests(root: Path) -> None:
+    """ManifestError now if a task set's manifest under `root` could not be recorded into."""
+    for folder in _set_folders(root):
+        read_manifest(folder)
 
 
 def now_utc() -> str:
@@ -101,6 +117,14 @@ def task_digest(task: Task) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:24]
 
 
+def readable_task_digest(task: Task) -> str | None:
+    """`task_digest`, or None when the task's source cannot be read (a folder that is gone)."""
+    try:
+        return task_digest(task)
+    except (RepoSourceError, PypiSourceError, OSError):
+        return None
+
+
 def record_validation(tasks_path: Path, records: dict[str, ValidationRecord]) -> list[Path]:
     """Write each record into the manifest of the set its task file is in; the manifests written."""
     folders = task_folders(tasks_path)
@@ -119,7 +143,10 @@ def record_validation(tasks_path: Path, records: dict[str, ValidationRecord]) ->
 def validation_status(task: Task, record: ValidationRecord | None) -> str:
     if record is None:
         return "-"
-    if record.task_digest is not None and record.task_digest != task_digest(task):
+    current = readable_task_digest(task)
+    if current is None:
+        return f"unknown: source unreadable ({record.checked_at[:10]})"
+    if record.task_digest is not None and record.task_digest != current:
         return f"stale ({record.checked_at[:10]})"
     return ("yes" if record.valid else "no") + f" ({record.checked_at[:10]})"
 

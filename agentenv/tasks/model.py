@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import PurePosixPath
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from agentenv.tasks.pypi import PypiSourceError, is_pypi, parse_spec
 
 TASK_SCHEMA_VERSION = 1
 DEFAULT_BASE_IMAGE = "agentenv/base:bookworm"
@@ -79,6 +82,27 @@ class Task(BaseModel):
             raise ValueError(
                 "must start with a letter or digit and hold only letters, digits, '.', '_' and '-'"
             )
+        return value
+
+    @field_validator("hidden_tests")
+    @classmethod
+    def _hidden_tests_are_inside_the_repository(cls, value: list[str]) -> list[str]:
+        # They are read from the source to build the test patch: a path that leaves the
+        # repository would put a file of the machine loading the task into the grade.
+        for path in value:
+            parts = PurePosixPath(path).parts
+            if not path.strip() or path.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", path):
+                raise ValueError(f"{path!r} must be a relative path inside the repository")
+        return value
+
+    @field_validator("repo_source")
+    @classmethod
+    def _pypi_source_names_a_release(cls, value: str) -> str:
+        if is_pypi(value):
+            try:
+                parse_spec(value)
+            except PypiSourceError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("FAIL_TO_PASS", "PASS_TO_PASS", mode="before")

@@ -21,6 +21,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,7 +120,8 @@ def fetch_sdist(spec: PypiSpec) -> tuple[Path, str]:
     folder = CACHE_DIR / "sdists"
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / f"{spec.key}.lock")):
-        existing = [p for p in folder.glob(f"{spec.key}.*") if p.suffix in (".gz", ".zip")]
+        # Exact names: a glob on `foo-1.0.*` would also find foo-1.0.1's sdist.
+        existing = [p for p in (folder / f"{spec.key}.tar.gz", folder / f"{spec.key}.zip") if p.is_file()]
         if existing:
             return existing[0], hashlib.sha256(existing[0].read_bytes()).hexdigest()
         url, filename, expected = _sdist_link(spec)
@@ -128,11 +130,22 @@ def fetch_sdist(spec: PypiSpec) -> tuple[Path, str]:
         if expected and digest != expected:
             raise PypiSourceError(f"{filename}: sha256 {digest} does not match the index's {expected}")
         target = folder / (spec.key + (".tar.gz" if filename.endswith(".tar.gz") else ".zip"))
-        target.write_bytes(data)
+        partial = target.with_name(target.name + ".partial")
+        partial.write_bytes(data)
+        partial.replace(target)  # a killed download never leaves a truncated archive behind
         return target, digest
 
 
 def _extract(archive: Path, destination: Path) -> None:
+    try:
+        _unpack(archive, destination)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as exc:
+        raise PypiSourceError(
+            f"{archive}: the cached sdist cannot be unpacked ({type(exc).__name__}: {exc}); delete it to fetch it again"
+        ) from None
+
+
+def _unpack(archive: Path, destination: Path) -> None:
     with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
         if archive.suffix == ".zip":
             with zipfile.ZipFile(archive) as opened:

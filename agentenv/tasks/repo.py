@@ -84,8 +84,8 @@ def source_kind(source: str) -> str:
 
 def folder_fingerprint(folder: Path) -> str:
     """A hash of every file's relative path, executable bit and bytes; what a copy leaves out
-    (git metadata, bytecode and test caches) is left out here too, so running the tests in the
-    folder does not change its identity."""
+    (git metadata, build and test leftovers) is left out here too, so installing the package or
+    running its tests in the folder does not change its identity."""
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if not _left_out_of_copies(p.relative_to(folder))):
         relative = path.relative_to(folder).as_posix()
@@ -167,10 +167,12 @@ def _remove_hidden(task: Task, destination: Path) -> None:
 def source_file(task: Task, relative: str) -> bytes:
     """A file of the task's source as it is before the task changes anything."""
     kind = source_kind(task.repo_source)
-    if kind == "pypi":
-        return (pristine_tree(parse_spec(task.repo_source))[0] / relative).read_bytes()
-    if kind == "folder":
-        return (Path(task.repo_source) / relative).read_bytes()
+    if kind in ("pypi", "folder"):
+        root = pristine_tree(parse_spec(task.repo_source))[0] if kind == "pypi" else Path(task.repo_source)
+        target = (root / relative).resolve()
+        if root.resolve() not in target.parents:  # a symlink out of the source
+            raise RepoSourceError(f"task {task.instance_id}: {relative} leads outside {task.repo_source}")
+        return target.read_bytes()
     repo_path = _cached_clone(task.repo_source) if kind == "url" else Path(task.repo_source)
     shown = subprocess.run(
         ["git", "-C", str(repo_path), "show", f"{task.base_commit}:{relative}"], capture_output=True, check=False
@@ -201,8 +203,12 @@ def hidden_test_patch(task: Task) -> str:
     return "".join(new_file_diff(relative, source_file(task, relative)) for relative in task.hidden_tests)
 
 
-# What copying a plain folder into a task repository leaves behind.
-_NOT_COPIED = (".git", "__pycache__", "*.pyc", ".pytest_cache")
+# What copying a plain folder into a task repository leaves behind: git metadata and what
+# building, installing or testing the package in place leaves in the folder.
+_NOT_COPIED = (
+    ".git", "__pycache__", "*.pyc", ".pytest_cache", "*.egg-info", ".hypothesis", ".mypy_cache",
+    ".ruff_cache", ".tox", ".nox", ".coverage",
+)
 
 
 def _left_out_of_copies(relative: Path) -> bool:
