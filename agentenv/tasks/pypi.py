@@ -19,6 +19,7 @@ import sys
 import tarfile
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 import zlib
@@ -110,7 +111,7 @@ def _sdist_link(spec: PypiSpec) -> tuple[str, str, str | None]:
         for suffix in (".tar.gz", ".zip"):
             if filename.endswith(suffix) and filename[: -len(suffix)].lower() in {s.lower() for s in stems}:
                 digest = re.search(r"#sha256=([0-9a-f]{64})", url)
-                absolute = url if "://" in url else urllib.request.urljoin(f"{index}/{spec.normalized}/", url)
+                absolute = url if "://" in url else urllib.parse.urljoin(f"{index}/{spec.normalized}/", url)
                 return absolute.split("#", 1)[0], filename, digest.group(1) if digest else None
     raise PypiSourceError(f"no source distribution of {spec.name}=={spec.version} on {index}")
 
