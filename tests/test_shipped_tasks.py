@@ -79,3 +79,20 @@ def test_the_oracle_resolves_every_shipped_task_and_empty_patches_none(base_imag
     graded = _cli("grade", "--tasks", str(TASKS), "--predictions", str(empty), "--output", str(tmp_path), "--run-id", "empty")
     assert graded.returncode == 0, graded.stderr[-3000:]
     assert json.loads((tmp_path / "empty" / "report.json").read_text())["resolved_instances"] == 0
+
+
+def test_the_sets_are_described_offline_with_an_empty_cache(tmp_path: Path) -> None:
+    # `tasks ls` and `tasks stats` do not fetch sdists: nowhere to fetch from, nothing cached.
+    offline = {**os.environ, "COLUMNS": "220", "AGENTENV_CACHE": str(tmp_path), "PIP_INDEX_URL": "http://127.0.0.1:9/simple"}
+    outputs = {}
+    for command in ("ls", "stats"):
+        done = subprocess.run(
+            [sys.executable, "-m", "agentenv.cli.main", "tasks", command, str(TASKS)],
+            capture_output=True, text=True, cwd=REPO_ROOT, timeout=300, env=offline,
+        )
+        assert done.returncode == 0, done.stderr
+        outputs[command] = done.stdout
+    statuses = [line.split("│")[-2].strip() for line in outputs["ls"].splitlines() if line.startswith("│")]
+    assert len(statuses) == len(load_tasks(TASKS)) and all(s.startswith("yes (") for s in statuses)
+    assert f"{len(statuses)} tasks in" in outputs["stats"]
+    assert not list(tmp_path.rglob("*.tar.gz"))

@@ -118,7 +118,7 @@ def ls(tasks: Annotated[Path, typer.Argument(help="Task folder or file.")]) -> N
     """A table of the tasks: package, metadata, test counts (FAIL_TO_PASS/PASS_TO_PASS) and
     the validation status their manifests record."""
     try:
-        task_list = load_tasks(tasks)
+        task_list = load_tasks(tasks, hidden_test_patches=False)  # describing needs no index
     except TaskLoadError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -139,7 +139,7 @@ def ls(tasks: Annotated[Path, typer.Argument(help="Task folder or file.")]) -> N
 def stats_command(tasks: Annotated[Path, typer.Argument(help="Task folder or file.")]) -> None:
     """Counts by package, taxonomy, difficulty and language."""
     try:
-        task_list = load_tasks(tasks)
+        task_list = load_tasks(tasks, hidden_test_patches=False)  # describing needs no index
     except TaskLoadError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

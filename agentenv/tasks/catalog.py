@@ -114,6 +114,10 @@ def task_digest(task: Task) -> str:
         include={"base_patch", "patch", "test_patch", "hidden_tests", "FAIL_TO_PASS", "PASS_TO_PASS", "environment", "test_cmd", "log_parser"},
     )
     material["source"] = source
+    if task._test_patch_from_hidden_tests:
+        # The source and `hidden_tests` already name its content; leaving it out lets tasks
+        # loaded without test patches (`tasks ls`, offline) be checked too.
+        material["test_patch"] = ""
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:24]
 
 

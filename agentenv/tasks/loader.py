@@ -50,7 +50,7 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
         yield str(path), data
 
 
-def _parse(where: str, raw: Any, base_dir: Path) -> Task:
+def _parse(where: str, raw: Any, base_dir: Path, hidden_test_patches: bool) -> Task:
     if not isinstance(raw, dict):
         raise TaskLoadError(f"{where}: a task must be a mapping, got {type(raw).__name__}")
     try:
@@ -61,6 +61,9 @@ def _parse(where: str, raw: Any, base_dir: Path) -> Task:
     if not is_url(task.repo_source) and not is_pypi(task.repo_source) and not Path(task.repo_source).is_absolute():
         task.repo_source = str((base_dir / task.repo_source).resolve())
     if task.hidden_tests and not task.test_patch.strip():
+        task._test_patch_from_hidden_tests = True
+        if not hidden_test_patches:
+            return task
         try:
             task.test_patch = hidden_test_patch(task)
         except (RepoSourceError, PypiSourceError, OSError, UnicodeDecodeError) as exc:
@@ -99,14 +102,17 @@ def task_folders(path: str | Path) -> dict[str, Path]:
     }
 
 
-def load_tasks(path: str | Path) -> list[Task]:
-    """Every task under `path`, in file order; instance ids must be unique."""
+def load_tasks(path: str | Path, *, hidden_test_patches: bool = True) -> list[Task]:
+    """Every task under `path`, in file order; instance ids must be unique.
+
+    With `hidden_test_patches=False` the test patches that `hidden_tests` stand for are not
+    made (they may need the package index): enough to describe tasks, not to grade them."""
     path = Path(path)
     tasks: list[Task] = []
     seen: dict[str, str] = {}
     for file in task_files(path):
         for where, raw in _records(file):
-            task = _parse(where, raw, file.parent)
+            task = _parse(where, raw, file.parent, hidden_test_patches)
             if task.instance_id in seen:
                 raise TaskLoadError(
                     f"{where}: instance_id {task.instance_id!r} is already used at "

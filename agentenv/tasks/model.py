@@ -12,7 +12,7 @@ import re
 from pathlib import PurePosixPath
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from agentenv.tasks.pypi import PypiSourceError, is_pypi, parse_spec
 
@@ -73,6 +73,9 @@ class Task(BaseModel):
     # How the test log is read: a name in agentenv.grading.log_parsers (pytest, unittest, ...).
     log_parser: str = "pytest"
     metadata: Metadata = Field(default_factory=Metadata)
+    # Set by the loader when `test_patch` is (or, loaded without it, would be) made from
+    # `hidden_tests`: it then says nothing the source and the file names do not.
+    _test_patch_from_hidden_tests: bool = PrivateAttr(default=False)
 
     @field_validator("instance_id")
     @classmethod
