@@ -28,7 +28,8 @@ The spec's ``test_cmd`` is run as it is, through ``sh -c``, with ``python`` on `
 the interpreter given by ``--python`` (default: this project's ``.venv``, else the running one).
 
 Needs only the standard library, PyYAML, git and pytest in the chosen interpreter, plus this
-project's ``agentenv`` package for step 1.
+project's ``agentenv`` package for step 1. Steps 2 to 5 are those of
+``tasks/demo/check_demo_tasks.py``, which this script builds on.
 
 Usage: python tasks/authored/check_authored_tasks.py [-v] [--python PATH] [SPEC.yaml ...]
 Exit status: 0 when every task passes every check, 1 otherwise.
@@ -36,30 +37,26 @@ Exit status: 0 when every task passes every check, 1 otherwise.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import io
-import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import tokenize
 from pathlib import Path
 
-import yaml
-
 HERE = Path(__file__).resolve().parent
-PROJECT_ROOT = HERE.parent.parent
-_STATUS_LINE = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED) (.+)$")
-_DIFF_HEADER = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.MULTILINE)
-_FAILING = ("FAILED", "ERROR")
+sys.path.insert(0, str(HERE.parent / "demo"))
+
+from check_demo_tasks import (  # noqa: E402 - the demo checker, found through the path above
+    CheckFailed,
+    TaskChecker,
+    changed_files,
+    is_test_file,
+    main,
+    validate_with_model,
+)
+
 _DIFFICULTIES = {"easy", "medium", "hard"}
-_GIT = [
-    "git",
-    *("-c", "user.name=check", "-c", "user.email=check@localhost", "-c", "core.autocrlf=false"),
-]
 # Attribute and keyword names that tests use through pytest and the standard library; they
 # are not the library's API and need not be stated.
 _TEST_HARNESS_NAMES = {
@@ -71,72 +68,6 @@ _TEST_HARNESS_NAMES = {
     "second", "microsecond", "date", "time", "replace", "isoweekday", "weekday",
 }
 
-
-class CheckFailed(Exception):
-    """One check of one task did not hold; the message says which and why."""
-
-
-def default_python() -> str:
-    venv_python = PROJECT_ROOT / ".venv" / "bin" / "python"
-    return str(venv_python) if venv_python.exists() else sys.executable
-
-
-def run(cmd: list[str] | str, cwd: Path, env: dict[str, str] | None = None, shell: bool = False):
-    return subprocess.run(
-        cmd, cwd=cwd, env=env, shell=shell, capture_output=True, text=True, check=False
-    )
-
-
-def git(repo: Path, *args: str, input_ok: bool = False) -> subprocess.CompletedProcess:
-    result = run([*_GIT, *args], cwd=repo)
-    if result.returncode != 0 and not input_ok:
-        raise CheckFailed(f"git {' '.join(args)} failed: {result.stderr.strip()}")
-    return result
-
-
-def parse_statuses(log: str) -> dict[str, str]:
-    """Map each test id to its status as printed in pytest's ``-rA`` short summary."""
-    statuses: dict[str, str] = {}
-    for line in log.splitlines():
-        match = _STATUS_LINE.match(line.rstrip())
-        if not match:
-            continue
-        status, rest = match.groups()
-        if status == "SKIPPED":  # "SKIPPED [1] path:line: reason" names no test id
-            continue
-        # FAILED/ERROR lines carry " - <message>" after the id.
-        statuses[rest.split(" - ", 1)[0].strip()] = status
-    return statuses
-
-
-def changed_files(patch: str) -> list[str]:
-    return [b for _, b in _DIFF_HEADER.findall(patch)]
-
-
-def is_test_file(path: str) -> bool:
-    parts = Path(path).parts
-    name = parts[-1]
-    return (
-        "tests" in parts[:-1]
-        or "test" in parts[:-1]
-        or name.startswith("test_")
-        or name.endswith("_test.py")
-        or name == "conftest.py"
-    )
-
-
-def validate_with_model(spec: dict) -> None:
-    sys.path.insert(0, str(PROJECT_ROOT))
-    try:
-        from agentenv.tasks.model import Task  # noqa: PLC0415 - the project's own model
-    except Exception as exc:
-        raise CheckFailed(f"agentenv.tasks.model cannot be imported: {exc}") from exc
-    finally:
-        sys.path.pop(0)
-    try:
-        Task.model_validate(spec)
-    except Exception as exc:
-        raise CheckFailed(f"spec does not validate as a Task: {exc}") from exc
 
 
 def words(text: str) -> set[str]:
@@ -238,35 +169,16 @@ class StatedNames:
         return used_imports - words(requirements), new_api - words(text)
 
 
-class TaskChecker:
-    def __init__(self, spec_path: Path, python: str, verbose: bool) -> None:
-        self.spec_path = spec_path
-        self.python = python
-        self.verbose = verbose
-        self.spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
-        if not isinstance(self.spec, dict):
-            raise CheckFailed("the spec is not a YAML mapping")
-        self.instance_id = self.spec.get("instance_id", spec_path.stem)
+class AuthoredTaskChecker(TaskChecker):
+    """The demo checks, with the authored style's fields and the stated-names check."""
 
-    def log(self, text: str) -> None:
-        if self.verbose:
-            print(f"    {text}")
+    stated = 0
 
-    def check(self) -> str:
-        """Run every check; return a one-line summary, or raise :class:`CheckFailed`."""
-        validate_with_model(self.spec)
+    def check_spec(self) -> list[str]:
+        if note := validate_with_model(self.spec):
+            raise CheckFailed(f"agentenv.tasks.model cannot be imported: {note}")
         self.check_authored_fields()
-        f2p, p2p = self.check_fields()
-        source = self.check_source()
-        with tempfile.TemporaryDirectory(prefix=f"check-{self.instance_id}-") as scratch:
-            stated = self.check_in_scratch(source, Path(scratch), f2p, p2p)
-        files = changed_files(self.spec["patch"])
-        meta = self.spec["metadata"]
-        return (
-            f"{meta['difficulty']}, F2P {len(f2p)} fail->pass, P2P {len(p2p)} pass->pass, "
-            f"patch {len(files)} file(s): {', '.join(files)}; "
-            f"names used by {stated} hidden test function(s) are stated"
-        )
+        return []
 
     def check_authored_fields(self) -> None:
         spec = self.spec
@@ -285,107 +197,24 @@ class TaskChecker:
             raise CheckFailed("metadata needs language: python and the 'authored' tag")
 
     def check_fields(self) -> tuple[list[str], list[str]]:
-        spec = self.spec
-        for key in (
-            "repo_source", "patch", "test_patch", "FAIL_TO_PASS", "PASS_TO_PASS", "test_cmd"
-        ):
-            if not spec.get(key):
-                raise CheckFailed(f"field {key!r} is missing or empty")
-        f2p, p2p = list(spec["FAIL_TO_PASS"]), list(spec["PASS_TO_PASS"])
+        f2p, p2p = super().check_fields()
         for name, ids in (("FAIL_TO_PASS", f2p), ("PASS_TO_PASS", p2p)):
             if len(set(ids)) != len(ids):
                 raise CheckFailed(f"{name} lists a test more than once")
-        overlap = set(f2p) & set(p2p)
-        if overlap:
-            raise CheckFailed(f"in both FAIL_TO_PASS and PASS_TO_PASS: {sorted(overlap)}")
-        for key in ("patch", "test_patch"):
-            if not spec[key].endswith("\n"):
-                raise CheckFailed(f"{key} does not end with a newline")
-        touched = changed_files(spec["patch"])
-        bad = [f for f in touched if is_test_file(f)]
-        if bad or not touched:
-            raise CheckFailed(f"patch must touch only non-test files (touches {bad or 'nothing'})")
-        touched = changed_files(spec["test_patch"])
-        bad = [f for f in touched if not is_test_file(f)]
-        if bad or not touched:
-            raise CheckFailed(f"test_patch must touch only test files (touches {bad or 'nothing'})")
         return f2p, p2p
 
-    def check_source(self) -> Path:
-        source = (self.spec_path.parent / self.spec["repo_source"]).resolve()
-        if not source.is_dir():
-            raise CheckFailed(f"repo_source {source} is not a folder")
-        if (source / ".git").exists():
-            raise CheckFailed(f"repo_source {source} must be plain files, without .git")
-        return source
+    def check_with_hidden_tests(self, source: Path, repo: Path, f2p: list[str]) -> None:
+        # The hidden tests rely only on what the task states; the base tree is the source.
+        self.stated = self.check_stated(repo, source_identifiers(source), library_packages(source), f2p)
 
-    def check_in_scratch(
-        self, source: Path, scratch: Path, f2p: list[str], p2p: list[str]
-    ) -> int:
-        repo = scratch / "repo"
-        ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc")
-        shutil.copytree(source, repo, ignore=ignore)
-        git(repo, "init", "-q")
-        git(repo, "add", "-A")
-        git(repo, "commit", "-qm", "base")
-        base_names = source_identifiers(repo)
-        packages = library_packages(repo)
-        patch_file = scratch / "gold.patch"
-        test_patch_file = scratch / "tests.patch"
-        patch_file.write_bytes(self.spec["patch"].encode("utf-8"))
-        test_patch_file.write_bytes(self.spec["test_patch"].encode("utf-8"))
-        bindir = scratch / "bin"
-        bindir.mkdir()
-        (bindir / "python").symlink_to(self.python)
-        env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
-        env.pop("PYTHONPATH", None)
-
-        # The patches apply, alone and together.
-        for label, files in (
-            ("patch", [patch_file]),
-            ("test_patch", [test_patch_file]),
-            ("patch + test_patch", [patch_file, test_patch_file]),
-        ):
-            result = git(repo, "apply", "--check", *map(str, files), input_ok=True)
-            if result.returncode != 0:
-                raise CheckFailed(f"git apply --check ({label}): {result.stderr.strip()}")
-        self.log("patches apply cleanly, alone and together")
-
-        # Base: the visible tests pass.
-        base = self.run_tests(repo, env, "base")
-        failing = {t: s for t, s in base.items() if s not in ("PASSED", "XFAIL")}
-        if failing or not base:
-            raise CheckFailed(f"base: visible tests fail: {failing or 'no tests ran'}")
-        unknown = [t for t in p2p if t not in base and not self.in_test_patch(t)]
-        if unknown:
-            raise CheckFailed(f"PASS_TO_PASS ids found in no test file: {unknown}")
-
-        # Base + hidden tests: F2P fail, P2P pass.
-        git(repo, "apply", str(test_patch_file))
-        before = self.run_tests(repo, env, "base + test_patch")
-        wrong = {t: before.get(t, "missing") for t in f2p if before.get(t) not in _FAILING}
-        if wrong:
-            raise CheckFailed(f"base + test_patch: FAIL_TO_PASS tests that do not fail: {wrong}")
-        wrong = {t: before.get(t, "missing") for t in p2p if before.get(t) != "PASSED"}
-        if wrong:
-            raise CheckFailed(f"base + test_patch: PASS_TO_PASS tests that do not pass: {wrong}")
-
-        # The hidden tests rely only on what the task states.
-        stated = self.check_stated(repo, base_names, packages, f2p)
-
-        # Base + gold patch + hidden tests: everything passes.
-        git(repo, "apply", str(patch_file))
-        after = self.run_tests(repo, env, "base + patch + test_patch", must_succeed=True)
-        wrong = {t: after.get(t, "missing") for t in f2p + p2p if after.get(t) != "PASSED"}
-        if wrong:
-            raise CheckFailed(f"base + patch + test_patch: tests that do not pass: {wrong}")
-        failing = {t: s for t, s in after.items() if s in (*_FAILING, "XPASS")}
-        if failing:
-            raise CheckFailed(f"base + patch + test_patch: other tests fail: {failing}")
-        unlisted = sorted(set(after) - set(f2p) - set(p2p))
-        if unlisted:
-            raise CheckFailed(f"tests that ran but are in neither list: {unlisted}")
-        return stated
+    def summary(self, f2p: list[str], p2p: list[str]) -> str:
+        files = changed_files(self.spec["patch"])
+        meta = self.spec["metadata"]
+        return (
+            f"{meta['difficulty']}, F2P {len(f2p)} fail->pass, P2P {len(p2p)} pass->pass, "
+            f"patch {len(files)} file(s): {', '.join(files)}; "
+            f"names used by {self.stated} hidden test function(s) are stated"
+        )
 
     def check_stated(
         self, repo: Path, base_names: set[str], packages: set[str], f2p: list[str]
@@ -419,53 +248,6 @@ class TaskChecker:
         self.log(f"stated names: {len(checked)} hidden test functions read")
         return len(checked)
 
-    def in_test_patch(self, test_id: str) -> bool:
-        return test_id.split("::", 1)[0] in changed_files(self.spec["test_patch"])
-
-    def run_tests(self, repo: Path, env: dict[str, str], label: str, must_succeed: bool = False):
-        result = run(self.spec["test_cmd"], cwd=repo, env=env, shell=True)
-        log = result.stdout + result.stderr
-        statuses = parse_statuses(log)
-        counts: dict[str, int] = {}
-        for status in statuses.values():
-            counts[status] = counts.get(status, 0) + 1
-        self.log(f"{label}: exit {result.returncode}, {counts}")
-        if must_succeed and result.returncode != 0:
-            raise CheckFailed(f"{label}: test command exited {result.returncode}:\n{log[-2000:]}")
-        if not statuses:
-            raise CheckFailed(f"{label}: no test statuses in the output:\n{log[-2000:]}")
-        return statuses
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("specs", nargs="*", type=Path, help="spec files (default: all here)")
-    parser.add_argument(
-        "--python", default=default_python(), help="interpreter that runs the tests"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="print each stage")
-    args = parser.parse_args(argv)
-
-    specs = args.specs or sorted(HERE.glob("*.yaml"))
-    if not specs:
-        print(f"no *.yaml task specs in {HERE}")
-        return 1
-    failures = 0
-    seen: dict[str, Path] = {}
-    for spec_path in specs:
-        try:
-            checker = TaskChecker(spec_path.resolve(), args.python, args.verbose)
-            if checker.instance_id in seen:
-                raise CheckFailed(f"instance_id already used by {seen[checker.instance_id]}")
-            seen[checker.instance_id] = spec_path
-            summary = checker.check()
-            print(f"OK    {checker.instance_id}: {summary}")
-        except (CheckFailed, yaml.YAMLError, OSError) as exc:
-            failures += 1
-            print(f"FAIL  {spec_path.stem}: {exc}")
-    print(f"{len(specs) - failures}/{len(specs)} authored tasks pass every check")
-    return 1 if failures else 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(folder=HERE, checker=AuthoredTaskChecker, kind="authored", description=__doc__))

@@ -21,6 +21,8 @@ Needs only the standard library, PyYAML, git and pytest in the chosen interprete
 
 Usage: python tasks/demo/check_demo_tasks.py [-v] [--python PATH] [SPEC.yaml ...]
 Exit status: 0 when every task passes every check, 1 otherwise.
+
+``tasks/authored/check_authored_tasks.py`` builds on this module (``TaskChecker`` and ``main``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ PROJECT_ROOT = HERE.parent.parent
 _STATUS_LINE = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED) (.+)$")
 _DIFF_HEADER = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.MULTILINE)
 _FAILING = ("FAILED", "ERROR")
+# YAML files of a task folder that are not task specs (the set's validation records).
+_NOT_SPECS = {"manifest.yaml"}
 _GIT = [
     "git",
     *("-c", "user.name=check", "-c", "user.email=check@localhost", "-c", "core.autocrlf=false"),
@@ -132,18 +136,27 @@ class TaskChecker:
 
     def check(self) -> str:
         """Run every check; return a one-line summary, or raise :class:`CheckFailed`."""
-        notes = [note for note in [validate_with_model(self.spec)] if note]
+        notes = self.check_spec()
         f2p, p2p = self.check_fields()
         source = self.check_source()
         with tempfile.TemporaryDirectory(prefix=f"check-{self.instance_id}-") as scratch:
             self.check_in_scratch(source, Path(scratch), f2p, p2p)
+        return self.summary(f2p, p2p) + (f" [{'; '.join(notes)}]" if notes else "")
+
+    def check_spec(self) -> list[str]:
+        """Checks of the spec as a whole; notes on what could not be checked."""
+        return [note for note in [validate_with_model(self.spec)] if note]
+
+    def summary(self, f2p: list[str], p2p: list[str]) -> str:
         files = changed_files(self.spec["patch"])
         hunks = self.spec["patch"].count("\n@@ ")
-        summary = (
+        return (
             f"F2P {len(f2p)} fail->pass, P2P {len(p2p)} pass->pass, "
             f"patch {len(files)} file(s) {hunks} hunk(s): {', '.join(files)}"
         )
-        return summary + (f" [{'; '.join(notes)}]" if notes else "")
+
+    def check_with_hidden_tests(self, source: Path, repo: Path, f2p: list[str]) -> None:
+        """More checks with the hidden tests applied and before the reference patch (none here)."""
 
     def check_fields(self) -> tuple[list[str], list[str]]:
         spec = self.spec
@@ -224,6 +237,8 @@ class TaskChecker:
         if wrong:
             raise CheckFailed(f"base + test_patch: PASS_TO_PASS tests that do not pass: {wrong}")
 
+        self.check_with_hidden_tests(source, repo, f2p)
+
         # 4. Base + gold patch + hidden tests: everything passes.
         git(repo, "apply", str(patch_file))
         after = self.run_tests(repo, env, "base + patch + test_patch", must_succeed=True)
@@ -255,8 +270,15 @@ class TaskChecker:
         return statuses
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(
+    argv: list[str] | None = None,
+    *,
+    folder: Path = HERE,
+    checker: type[TaskChecker] = TaskChecker,
+    kind: str = "demo",
+    description: str = __doc__,
+) -> int:
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
     parser.add_argument("specs", nargs="*", type=Path, help="spec files (default: all here)")
     parser.add_argument(
         "--python", default=default_python(), help="interpreter that runs the tests"
@@ -264,20 +286,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="print each stage")
     args = parser.parse_args(argv)
 
-    specs = args.specs or sorted(HERE.glob("*.yaml"))
+    specs = args.specs or sorted(p for p in folder.glob("*.yaml") if p.name not in _NOT_SPECS)
     if not specs:
-        print(f"no *.yaml task specs in {HERE}")
+        print(f"no *.yaml task specs in {folder}")
         return 1
     failures = 0
+    seen: dict[str, Path] = {}
     for spec_path in specs:
         try:
-            checker = TaskChecker(spec_path.resolve(), args.python, args.verbose)
-            summary = checker.check()
-            print(f"OK    {checker.instance_id}: {summary}")
+            task = checker(spec_path.resolve(), args.python, args.verbose)
+            if task.instance_id in seen:
+                raise CheckFailed(f"instance_id already used by {seen[task.instance_id]}")
+            seen[task.instance_id] = spec_path
+            summary = task.check()
+            print(f"OK    {task.instance_id}: {summary}")
         except (CheckFailed, yaml.YAMLError, OSError) as exc:
             failures += 1
             print(f"FAIL  {spec_path.stem}: {exc}")
-    print(f"{len(specs) - failures}/{len(specs)} demo tasks pass every check")
+    print(f"{len(specs) - failures}/{len(specs)} {kind} tasks pass every check")
     return 1 if failures else 0
 
 
