@@ -44,7 +44,7 @@ def _write(aci: ACI, path: str, before: str | None, edit: AppliedEdit, info: dic
     if aci.viewer.path != path:
         aci.viewer.open(path, len(edit.lines), None)
     aci.viewer.show_range(edit.start, edit.start + max(edit.new_line_count, 1) - 1, len(edit.lines))
-    message = aci.render(edit.lines)
+    message = aci.viewer.render(edit.lines)
     if edit.warnings:
         message += "\n\nWarning: the edit was applied, but it introduced these problems:\n" + edit.warning_text
     return message
@@ -62,12 +62,12 @@ def cmd_create(aci: ACI, args: dict[str, Any], info: dict[str, Any]) -> str:
     aci.write_text(path, "")
     aci.history.push(path, None)
     aci.viewer.open(path, 0, None)
-    return f"Created {path}.\n" + aci.render([])
+    return f"Created {path}.\n" + aci.viewer.render([])
 
 
 def cmd_edit(aci: ACI, args: dict[str, Any], info: dict[str, Any]) -> str:
-    path, _ = aci.open_file_lines()
-    before = aci.read_text(path)
+    path = aci.open_path()
+    before = aci.read_text(path)  # one read: the edit works on the text, not the viewer's lines
     try:
         edit = apply_line_edit(
             path, before, args["start_line"], args["end_line"], args["replacement_text"],
@@ -112,7 +112,7 @@ def cmd_undo_edit(aci: ACI, args: dict[str, Any], info: dict[str, Any]) -> str:
     lines = split_lines(previous)
     if aci.viewer.path != path:
         aci.viewer.open(path, len(lines), None)
-    return f"Undid the last edit of {path}.\n" + aci.render(lines)
+    return f"Undid the last edit of {path}.\n" + aci.viewer.render(lines)
 
 
 COMMANDS = {

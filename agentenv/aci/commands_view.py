@@ -25,26 +25,26 @@ def cmd_open(aci: ACI, args: dict[str, Any], info: dict[str, Any]) -> str:
     if line is not None:
         _check_line(line, len(lines), path)
     aci.viewer.open(path, len(lines), line)
-    return aci.render(lines)
+    return aci.viewer.render(lines)
 
 
 def cmd_goto(aci: ACI, args: dict[str, Any], info: dict[str, Any]) -> str:
     path, lines = aci.open_file_lines()
     _check_line(args["line_number"], len(lines), path)
     aci.viewer.center_on(args["line_number"], len(lines))
-    return aci.render(lines)
+    return aci.viewer.render(lines)
 
 
 def cmd_scroll_down(aci: ACI, args: dict[str, Any], info: dict[str, Any]) -> str:
     _, lines = aci.open_file_lines()
     aci.viewer.scroll(+1, len(lines))
-    return aci.render(lines)
+    return aci.viewer.render(lines)
 
 
 def cmd_scroll_up(aci: ACI, args: dict[str, Any], info: dict[str, Any]) -> str:
     _, lines = aci.open_file_lines()
     aci.viewer.scroll(-1, len(lines))
-    return aci.render(lines)
+    return aci.viewer.render(lines)
 
 
 def cmd_outline(aci: ACI, args: dict[str, Any], info: dict[str, Any]) -> str:

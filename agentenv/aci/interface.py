@@ -146,13 +146,15 @@ class ACI:
         except OSError as exc:
             raise CommandError(f"Could not write {path}: {exc}") from None
 
-    def open_file_lines(self) -> tuple[str, list[str]]:
+    def open_path(self) -> str:
+        """The file the viewer has open."""
         if self.viewer.path is None:
             raise CommandError("No file is open. Use: open <path> [<line_number>]")
-        return self.viewer.path, split_lines(self.read_text(self.viewer.path))
+        return self.viewer.path
 
-    def render(self, lines: list[str]) -> str:
-        return self.viewer.render(lines)
+    def open_file_lines(self) -> tuple[str, list[str]]:
+        path = self.open_path()
+        return path, split_lines(self.read_text(path))
 
     def run(self, command: str, info: dict[str, Any], timeout: float | None = None) -> CommandResult:
         result = self.runtime.run(command, timeout=timeout or self.config.command_timeout)

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agentenv.agents.prompts import TemplateError
 from agentenv.rollout.config import ConfigError, load_config
 from agentenv.rollout.episode import EpisodeResult
 from agentenv.rollout.runner import run as run_config
@@ -93,7 +92,7 @@ def run(
 
         try:
             summary = run_config(loaded, config_name=config.stem, on_episode=ended, on_start=started)
-        except (TaskLoadError, RuntimeUnavailable, TemplateError, ValueError) as exc:
+        except (TaskLoadError, RuntimeUnavailable, ValueError) as exc:  # ValueError: templates too
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from None
 

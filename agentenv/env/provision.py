@@ -22,7 +22,7 @@ from agentenv.runtime.images import RepoImageRecipe, ensure_repo_image
 from agentenv.runtime.local_runtime import UNSAFE_WARNING, LocalRuntime, LocalRuntimeWarning
 from agentenv.tasks.model import Task
 from agentenv.tasks.pypi import is_pypi, parse_spec
-from agentenv.tasks.repo import cached_checkout, content_id, materialize
+from agentenv.tasks.repo import cached_checkout, content_id, materialize, source_id
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +85,14 @@ def provision(
     kind = resolve_kind(settings.kind) if settings.kind == "auto" else settings.kind
     if kind == "docker":
         source = task.model_copy(update={"base_patch": "", "hidden_tests": []})
+        pristine = source_id(task)  # hashing a folder or unpacking an sdist is done once
         recipe = RepoImageRecipe(
             name=image_name(task),
             base_image=task.environment.base_image,
-            content_id=content_id(task),
+            content_id=content_id(task, pristine),
             repo_dir=REPO_DIR,
             install=tuple(task.environment.install),
-            env_content_id=content_id(source),
+            env_content_id=pristine,
             env_name=env_image_name(task),
         )
         tag = ensure_repo_image(

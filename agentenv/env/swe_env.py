@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import gymnasium as gym
 from gymnasium.error import ResetNeeded
@@ -75,7 +75,7 @@ class SWEEnv(gym.Env[str, str]):
         )
         self.max_steps = max_steps
         self.grade_on_submit = grade_on_submit
-        if reward not in ("binary", "pass_ratio", "rltf"):
+        if reward not in get_args(RewardKind):
             raise ValueError(f"reward must be binary, pass_ratio or rltf, got {reward!r}")
         self.reward_kind: RewardKind = reward
         self.grading_timeout = grading_timeout

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel
 
@@ -18,11 +18,10 @@ from agentenv.exports.records import (
     sft_record,
 )
 from agentenv.exports.writer import Format, write_records
-from agentenv.feedback.store import FeedbackStore
+from agentenv.feedback.store import FEEDBACK_DB, FeedbackStore
 
 Kind = Literal["sft", "rl", "minari", "dpo", "prm", "kto"]
-KINDS: tuple[str, ...] = ("sft", "rl", "minari", "dpo", "prm", "kto")
-FEEDBACK_FILE = "feedback.sqlite"
+KINDS: tuple[str, ...] = get_args(Kind)
 
 
 class ExportSummary(BaseModel):
@@ -41,7 +40,7 @@ def feedback_dbs(run_dirs: list[Path], dbs: list[Path] | None) -> list[Path]:
         if missing:
             raise ExportError(f"no feedback database at {', '.join(missing)}")
         return dbs
-    return sorted(db for run_dir in run_dirs for db in run_dir.rglob(FEEDBACK_FILE))
+    return sorted(db for run_dir in run_dirs for db in run_dir.rglob(FEEDBACK_DB))
 
 
 def read_feedback(databases: list[Path]) -> tuple[list[Rating], list[PreferencePair]]:

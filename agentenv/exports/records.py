@@ -22,8 +22,6 @@ from agentenv.exports.conversation import completion_messages, conversation, pro
 from agentenv.trajectory.recorder import Trajectory
 
 Record = dict[str, Any]
-# What each of a step's infos keeps in an RL record.
-RL_INFO_KEYS = ("command", "exit_code", "error", "duration_s")
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,6 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 Format = Literal["jsonl", "parquet"]
 
 
@@ -20,6 +17,10 @@ def write_records(records: list[dict[str, Any]], out: Path, file_format: Format)
             for record in records:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
+        # Imported here: pyarrow costs every CLI command tens of milliseconds at start-up.
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         # One schema for every record: arrow unifies struct fields (absent ones become null).
         table = pa.Table.from_pylist(records) if records else pa.table({})
         pq.write_table(table, temporary)

@@ -15,7 +15,7 @@ from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from agentenv.files import bundled_dir, read_yaml
+from agentenv.files import bundled_dir, describe_validation, read_yaml
 from agentenv.trajectory.model import now
 
 FEEDBACK_SCHEMA_VERSION = 1
@@ -191,14 +191,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     try:
         return Taxonomy.model_validate(raw)
     except ValidationError as exc:
-        raise FeedbackError(f"{path}: {describe(exc)}") from None
-
-
-def describe(exc: ValidationError) -> str:
-    """A pydantic error as one line naming each field, for messages a person reads."""
-    return "; ".join(
-        f"field `{'.'.join(str(p) for p in e['loc']) or '(record)'}`: {e['msg']}" for e in exc.errors()
-    )
+        raise FeedbackError(f"{path}: {describe_validation(exc)}") from None
 
 
 def read_feedback_jsonl(path: str | Path) -> list[FeedbackRecord]:
@@ -217,6 +210,6 @@ def read_feedback_jsonl(path: str | Path) -> list[FeedbackRecord]:
         except json.JSONDecodeError as exc:
             raise FeedbackError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
         except ValidationError as exc:
-            raise FeedbackError(f"{path}:{number}: {describe(exc)}") from None
+            raise FeedbackError(f"{path}:{number}: {describe_validation(exc)}") from None
     return records
 

@@ -29,10 +29,10 @@ from agentenv.feedback.models import (
     Preference,
     StepRating,
     Taxonomy,
-    describe,
     kind_of,
     load_taxonomy,
 )
+from agentenv.files import describe_validation
 from agentenv.trajectory.model import now
 from agentenv.trajectory.recorder import Trajectory, TrajectoryError, read_trajectory
 
@@ -131,7 +131,7 @@ def _make(model: type[R], annotator: str | None, **fields: Any) -> R:
     try:
         return model(**fields)
     except ValidationError as exc:
-        raise FeedbackError(f"invalid {kind_of(model)}: {describe(exc)}") from None
+        raise FeedbackError(f"invalid {kind_of(model)}: {describe_validation(exc)}") from None
 
 
 def build_rating(
@@ -332,7 +332,7 @@ class FeedbackStore:
         try:
             return model.model_validate(dict(row))
         except ValidationError as exc:
-            raise FeedbackError(f"{self.path}: {model.table} row {row['id']}: {describe(exc)}") from None
+            raise FeedbackError(f"{self.path}: {model.table} row {row['id']}: {describe_validation(exc)}") from None
 
     @_retry_locked
     def ratings(self, trajectory_id: str | None = None) -> list[StepRating]:

@@ -26,7 +26,7 @@ from agentenv.grading.guards import (
     sanitize_patch,
 )
 from agentenv.grading.log_parsers import TestStatus, get_parser
-from agentenv.grading.report import InstanceReport, graded_report
+from agentenv.grading.report import PASSING, InstanceReport, graded_report
 from agentenv.runtime.base import Runtime
 from agentenv.runtime.shell import shell_word
 from agentenv.tasks.model import Task
@@ -39,7 +39,6 @@ APPLY_METHODS: list[tuple[str, str]] = [
     ("patch --fuzz", "patch --batch --forward --fuzz=5 -p1 -i {patch}"),
 ]
 PLUGIN_MODULE = "agentenv_results"
-_PASSING = {TestStatus.PASSED, TestStatus.XFAIL}
 
 
 @dataclass
@@ -56,7 +55,6 @@ class TestRun:
     recorded: dict[str, TestStatus] | None = None
     finished: bool = False
     duration_s: float = 0.0
-    collect_errors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -170,8 +168,6 @@ def _read_record(runtime: Runtime, path: str, run: TestRun) -> None:
             continue
         if "test" in record and record.get("status") in TestStatus.__members__:
             run.recorded[record["test"]] = TestStatus(record["status"])
-        elif "collect_error" in record:
-            run.collect_errors.append(str(record["collect_error"]))
         elif record.get("finished"):
             run.finished = True
 
@@ -188,7 +184,7 @@ def trust_problem(run: TestRun, expected: list[str]) -> str | None:
         return "the test session did not finish (pytest's own record of it is missing or cut short)"
     for test in expected:
         claimed = run.statuses.get(test)
-        if claimed in _PASSING and run.recorded.get(test) not in _PASSING:
+        if claimed in PASSING and run.recorded.get(test) not in PASSING:
             return f"the log says {test} passed, but pytest recorded {run.recorded.get(test) or 'no such test'}"
     return None
 
@@ -244,8 +240,9 @@ def grade(
             report.error = f"the hidden test patch does not apply after the agent's patch: {_last_lines(str(exc))}"
             return GradeResult(report, "\n".join(log_parts), time.monotonic() - started)
         log_parts.append(f"$ {task.test_cmd}\n{run.log}")
+        statuses = statuses_for_grading(run)
         final = graded_report(
-            statuses_for_grading(run),
+            statuses,
             task.FAIL_TO_PASS,
             task.PASS_TO_PASS,
             test_exit_code=run.exit_code,
@@ -258,7 +255,7 @@ def grade(
             final.error = f"the test command did not finish within {timeout:.0f}s"
             final.resolved = False
         return GradeResult(
-            final, "\n".join(log_parts), time.monotonic() - started, statuses_for_grading(run), run.duration_s
+            final, "\n".join(log_parts), time.monotonic() - started, statuses, run.duration_s
         )
     finally:
         if runtime.kind == "local":

@@ -43,11 +43,6 @@ def pytest_runtest_logreport(report):
         _STATUS[report.nodeid] = "ERROR"
 
 
-def pytest_collectreport(report):
-    if report.failed:
-        _write({"collect_error": report.nodeid})
-
-
 def pytest_sessionfinish(session, exitstatus):
     for nodeid, status in sorted(_STATUS.items()):
         _write({"test": nodeid, "status": status})

@@ -26,8 +26,9 @@ INSTANCE_REPORT_SCHEMA_VERSION = 1
 # SWE-bench writes "schema_version": 2 in its run report; ours is the same format.
 RUN_REPORT_SCHEMA_VERSION = 2
 
-_PASSING = {TestStatus.PASSED, TestStatus.XFAIL}
-_KEPT = _PASSING | {TestStatus.SKIPPED}
+# The statuses that count as a pass when grading and validating.
+PASSING = {TestStatus.PASSED, TestStatus.XFAIL}
+_KEPT = PASSING | {TestStatus.SKIPPED}
 
 
 class ResolvedStatus(StrEnum):
@@ -67,11 +68,11 @@ def tests_status(
     ``skipped_p2p_kept=False`` is agentenv's strict rule: a PASS_TO_PASS test that a patch
     makes skip has not been kept (SWE-bench counts the skip as kept).
     """
-    kept = _KEPT if skipped_p2p_kept else _PASSING
+    kept = _KEPT if skipped_p2p_kept else PASSING
     f2p = TestsOutcome()
     for test in fail_to_pass:
         status = _status_of(test, statuses)
-        (f2p.success if status in _PASSING else f2p.failure).append(test)
+        (f2p.success if status in PASSING else f2p.failure).append(test)
     p2p = TestsOutcome()
     for test in pass_to_pass:
         status = _status_of(test, statuses)
@@ -94,7 +95,7 @@ def _status_of(test: str, statuses: dict[str, TestStatus]) -> TestStatus | None:
         return statuses[test]
     if test.count("[") > test.count("]"):
         matches = [status for name, status in statuses.items() if name.startswith(test)]
-        if matches and len({status in _PASSING for status in matches}) == 1:
+        if matches and len({status in PASSING for status in matches}) == 1:
             return matches[0]
     return None
 

@@ -20,11 +20,11 @@ from agentenv.grading.grader import (
 )
 from agentenv.grading.guards import sanitize_patch
 from agentenv.grading.log_parsers import TestStatus
+from agentenv.grading.report import PASSING
 from agentenv.runtime.base import Runtime
 from agentenv.tasks.model import Task
 
 VALIDATION_SCHEMA_VERSION = 1
-_PASSING = {TestStatus.PASSED, TestStatus.XFAIL}
 
 
 class ValidationResult(BaseModel):
@@ -97,17 +97,17 @@ def validate_task(
     before = befores[-1] if befores else {}
     after = afters[-1] if afters else {}
     if befores:
-        already = [t for t in task.FAIL_TO_PASS if before.get(t) in _PASSING]
+        already = [t for t in task.FAIL_TO_PASS if before.get(t) in PASSING]
         if already:
             reasons.append(f"FAIL_TO_PASS tests already pass without the reference patch: {_listed(already)}")
-        broken = [t for t in task.PASS_TO_PASS if before.get(t) not in _PASSING]
+        broken = [t for t in task.PASS_TO_PASS if before.get(t) not in PASSING]
         if broken:
             reasons.append(
                 "PASS_TO_PASS tests do not pass without the reference patch: "
                 + _listed([f"{t} ({_status_text(before, t)})" for t in broken])
             )
     if afters:
-        unresolved = [t for t in expected if after.get(t) not in _PASSING]
+        unresolved = [t for t in expected if after.get(t) not in PASSING]
         if unresolved:
             reasons.append(
                 "tests that do not pass with the reference patch: "

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from agentenv.files import describe_validation
 from agentenv.trajectory.model import StepRecord, TrajectoryFooter, TrajectoryHeader
 
 Format = Literal["swe-agent", "mini-swe-agent"]
@@ -126,10 +127,7 @@ def validate_as(model: type[BaseModel], data: dict[str, Any], kind: str) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"field `{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in exc.errors()
-        )
-        raise TrajectoryImportError(f"not a valid {kind} trajectory: {problems}") from None
+        raise TrajectoryImportError(f"not a valid {kind} trajectory: {describe_validation(exc)}") from None
 
 
 # -- shared pieces -----------------------------------------------------------------------

@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from agentenv.files import describe_validation, read_yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentenv.aci.interface import ACIConfig
+from agentenv.files import describe_validation, read_yaml
 from agentenv.agents.llm_config import LLMAgentConfig
+from agentenv.grading.metrics import RewardKind
 from agentenv.runtime.docker_runtime import ContainerLimits
 
 CONFIG_SCHEMA_VERSION = 1
@@ -58,7 +59,7 @@ class RunConfig(BaseModel):
     output: str = "trajectories"
     grading_timeout: float = Field(1800.0, gt=0)
     # The env's reward on submit: 1/0 if resolved, the share of passing hidden tests, or RLTF's.
-    reward: Literal["binary", "pass_ratio", "rltf"] = "binary"
+    reward: RewardKind = "binary"
     aci: ACIConfig = Field(default_factory=ACIConfig)
     # Folders of extra command bundles (config.yaml + bin/ scripts), offered with the built-ins.
     tools: list[str] = Field(default_factory=list)

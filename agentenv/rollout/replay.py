@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from agentenv.aci.interface import ACIConfig
 from agentenv.agents.base import Agent, AgentError, AgentStep
+from agentenv.env.provision import REPO_DIR
 from agentenv.env.swe_env import SWEEnv
 from agentenv.rollout.episode import EpisodeResult, run_episode
 from agentenv.tasks.model import Task
@@ -88,7 +89,7 @@ def replay(path: str | Path, *, runtime: str | None = None) -> ReplayReport:
     comparisons: list[StepComparison] = []
     try:
         env.reset(seed=header.seed, options={"task_id": header.instance_id})
-        recorded_repo = "/repo" if header.runtime == "docker" else _recorded_repo_dir(recorded)
+        recorded_repo = REPO_DIR if header.runtime == "docker" else _recorded_repo_dir(recorded)
         for step in recorded.steps:
             observation, *_ = env.step(step.action)
             before = normalize(step.observation, recorded_repo)

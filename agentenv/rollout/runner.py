@@ -26,7 +26,6 @@ from agentenv.rollout.episode import EpisodeResult
 from agentenv.rollout.jobs import EpisodeJob, finished_result, plan_jobs
 from agentenv.rollout.local_backend import run_local
 from agentenv.tasks.loader import load_tasks
-from agentenv.tasks.model import Task
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +142,3 @@ def run(
     ordered = [results[(j.instance_id, j.sample)] for j in jobs if (j.instance_id, j.sample) in results]
     report = write_run_files(run_dir, _model_name(config), ordered, [t.instance_id for t in tasks], config.samples)
     return RunSummary(run_id=run_id, run_dir=str(run_dir), episodes=ordered, report=report)
-
-
-def tasks_for(config: RunConfig) -> dict[str, Task]:
-    return {task.instance_id: task for task in load_tasks(config.path(config.tasks))}

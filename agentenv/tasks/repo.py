@@ -98,7 +98,8 @@ def folder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def _source_id(task: Task) -> str:
+def source_id(task: Task) -> str:
+    """A name for the source tree as it is, before the task changes anything."""
     kind = source_kind(task.repo_source)
     if kind == "folder":
         return "folder-" + folder_fingerprint(Path(task.repo_source))
@@ -111,9 +112,10 @@ def _source_id(task: Task) -> str:
     return "commit-" + task.base_commit
 
 
-def content_id(task: Task) -> str:
-    """A name for the base tree: the source's identity, plus what the task does to it."""
-    source = _source_id(task)
+def content_id(task: Task, source: str | None = None) -> str:
+    """A name for the base tree: the source's identity (`source_id`, computed unless given),
+    plus what the task does to it."""
+    source = source or source_id(task)
     if not task.base_patch and not task.hidden_tests:
         return source
     changes = hashlib.sha256(json.dumps([task.base_patch, sorted(task.hidden_tests)]).encode()).hexdigest()
