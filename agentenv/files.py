@@ -3,6 +3,7 @@ folders that ship with the package (`tools/`, `configs/`)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,14 @@ def read_yaml(path: Path, error: type[Exception]) -> Any:
         raise error(f"{path}: cannot be read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise error(f"{path}: not valid YAML: {exc}") from exc
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write aside and rename, so a reader never sees half a file; the temporary name carries
+    the process id, so concurrent writers of the same file do not share one."""
+    temporary = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def bundled_dir(name: str) -> Path:

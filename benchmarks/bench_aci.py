@@ -12,27 +12,13 @@ A lint-guarded edit is timed on a ~300-line Python file, every call applying a r
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import warnings
-from collections.abc import Callable
-from pathlib import Path
 
 from agentenv.aci.interface import ACI, ACIConfig
 from agentenv.env.swe_env import SWEEnv
 from agentenv.runtime.shell import shell_word
 
-DEMO_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "demo"
-
-
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    fn()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
+from _bench import DEMO_TASKS, median_ms, print_rows  # benchmarks/, the folder of this script
 
 
 def main() -> None:
@@ -89,10 +75,7 @@ def main() -> None:
         ("  baseline: the same grep in the shell", raw_grep_ms, f"{raw_grep_ms / raw_ms:.0f}x raw"),
         ("edit 2:2 with the lint guard (300 lines)", edit_ms, f"{edit_ms / raw_ms:.1f}x raw"),
     ]
-    width = max(len(name) for name, *_ in rows)
-    print(f"{'measure':<{width}}  {'median ms':>10}  ratio")
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>10.2f}  {note}")
+    print_rows(rows, "ratio")
 
 
 if __name__ == "__main__":

@@ -17,24 +17,12 @@ import select
 import statistics
 import time
 import warnings
-from collections.abc import Callable
-from pathlib import Path
 
 import docker
 
 from agentenv.env.swe_env import SWEEnv
 
-DEMO_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "demo"
-
-
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm up
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
+from _bench import DEMO_TASKS, median_ms, print_rows  # benchmarks/, the folder of this script
 
 
 def bare_shell_round_trip(container_id: str, repeat: int) -> float:
@@ -111,10 +99,7 @@ def main() -> None:
         ("  baseline: docker exec per command", exec_ms, ""),
         ("  baseline: bare persistent shell round trip", bare_ms, f"bash true / bare = {bash_true_ms / bare_ms:.1f}x"),
     ]
-    width = max(len(name) for name, *_ in rows)
-    print(f"{'measure':<{width}}  {'median ms':>10}  note")
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>10.2f}  {note}")
+    print_rows(rows, "note")
 
 
 if __name__ == "__main__":

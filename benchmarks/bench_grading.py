@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import warnings
-from pathlib import Path
 
 from agentenv.env.provision import RuntimeSettings, provision
 from agentenv.grading.grader import grade
 from agentenv.tasks.loader import load_tasks
 
-DEMO_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "demo"
+from _bench import DEMO_TASKS  # benchmarks/, the folder of this script
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from agentenv.cli.common import runtime_starters
 from agentenv.grading.batch import GOLD, InstanceOutcome, PredictionError, gold_predictions, grade_predictions, load_predictions
 from agentenv.runtime.base import RuntimeUnavailable
 from agentenv.tasks.loader import TaskLoadError, load_tasks
+from agentenv.trajectory.model import timestamped_run_id
 
 console = Console(stderr=True)
 
@@ -36,7 +36,7 @@ def grade(
     except (TaskLoadError, PredictionError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    run_id = run_id or f"grade-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+    run_id = run_id or timestamped_run_id("grade")
     run_dir = output / run_id
     outcomes: list[InstanceOutcome] = []
     with Progress(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agentenv.importing.convert import TrajectoryImportError, import_many
+from agentenv.trajectory.model import timestamped_run_id
 
 console = Console(stderr=True)
 
@@ -26,7 +26,7 @@ def import_(
 ) -> None:
     """Convert trajectories of SWE-agent and mini-swe-agent into agentenv's format."""
     if out_dir is None:
-        run_id = run_id or f"import-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+        run_id = run_id or timestamped_run_id("import")
         out_dir = Path("trajectories") / run_id
     try:
         outcomes = import_many(files, out_dir, run_id)

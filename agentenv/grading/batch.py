@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agentenv.files import describe_validation
+from agentenv.files import describe_validation, write_atomically
 from agentenv.grading.grader import GradeResult, grade
 from agentenv.grading.report import InstanceReport, RunReport, run_report
 from agentenv.runtime.base import Runtime
@@ -122,9 +122,7 @@ def _cached(key: str) -> CachedGrade | None:
 
 def _store(key: str, grade_result: GradeResult) -> None:
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    temporary = CACHE_DIR / f"{key}.json.tmp{os.getpid()}"
-    temporary.write_text(CachedGrade(report=grade_result.report, test_log=grade_result.test_log).model_dump_json())
-    os.replace(temporary, CACHE_DIR / f"{key}.json")
+    write_atomically(CACHE_DIR / f"{key}.json", CachedGrade(report=grade_result.report, test_log=grade_result.test_log).model_dump_json())
 
 
 class InstanceOutcome(BaseModel):

@@ -32,6 +32,25 @@ class EpisodeResult(BaseModel):
     error: str | None = None
     trajectory: str
 
+    @classmethod
+    def from_footer(
+        cls, footer: TrajectoryFooter, *, instance_id: str, trajectory: str | Path, sample: int = 0, attempts: int = 1
+    ) -> EpisodeResult:
+        """The result that an episode's trajectory footer records."""
+        return cls(
+            instance_id=instance_id,
+            sample=sample,
+            attempts=attempts,
+            exit_status=footer.exit_status,
+            steps=footer.steps,
+            resolved=footer.resolved,
+            submission=footer.submission,
+            grade=footer.grade,
+            cost=footer.cost,
+            error=footer.error,
+            trajectory=str(trajectory),
+        )
+
 
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
@@ -142,28 +161,16 @@ def run_episode(
             exit_status, error = exc.exit_status, str(exc)
             log.info("%s: the agent stopped: %s", instance_id, exc)
             submission, grade = _auto_submit(env, None, log_dir, instance_id)
-        resolved = bool(grade and grade.get("resolved"))
-        recorder.write(
-            TrajectoryFooter(
-                exit_status=exit_status,
-                steps=index,
-                submission=submission,
-                grade=grade,
-                resolved=resolved,
-                total_reward=total_reward,
-                cost=cost,
-                error=error,
-                duration_s=time.monotonic() - started,
-            )
+        footer = TrajectoryFooter(
+            exit_status=exit_status,
+            steps=index,
+            submission=submission,
+            grade=grade,
+            resolved=bool(grade and grade.get("resolved")),
+            total_reward=total_reward,
+            cost=cost,
+            error=error,
+            duration_s=time.monotonic() - started,
         )
-    return EpisodeResult(
-        instance_id=instance_id,
-        exit_status=exit_status,
-        steps=index,
-        resolved=resolved,
-        submission=submission,
-        grade=grade,
-        cost=cost,
-        error=error,
-        trajectory=str(trajectory_path),
-    )
+        recorder.write(footer)
+    return EpisodeResult.from_footer(footer, instance_id=instance_id, trajectory=trajectory_path)

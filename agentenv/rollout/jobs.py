@@ -58,15 +58,4 @@ def finished_result(job: EpisodeJob) -> EpisodeResult | None:
     footer = trajectory.footer
     if footer is None or footer.exit_status in RETRY_ON_RESUME:
         return None
-    return EpisodeResult(
-        instance_id=job.instance_id,
-        sample=job.sample,
-        exit_status=footer.exit_status,
-        steps=footer.steps,
-        resolved=footer.resolved,
-        submission=footer.submission,
-        grade=footer.grade,
-        cost=footer.cost,
-        error=footer.error,
-        trajectory=str(path),
-    )
+    return EpisodeResult.from_footer(footer, instance_id=job.instance_id, sample=job.sample, trajectory=path)

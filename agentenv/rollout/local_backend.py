@@ -23,13 +23,11 @@ log = logging.getLogger(__name__)
 def _give_up(job: EpisodeJob, exit_status: str, error: str, attempts: int) -> EpisodeResult:
     """Record why a job did not run to its end, in its trajectory when it has one."""
     path = Path(job.trajectory_path)
+    footer = TrajectoryFooter(exit_status=exit_status, steps=0, error=error, duration_s=0.0)
     if path.exists() and path.stat().st_size:
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(TrajectoryFooter(exit_status=exit_status, steps=0, error=error, duration_s=0.0).model_dump_json() + "\n")
-    return EpisodeResult(
-        instance_id=job.instance_id, sample=job.sample, exit_status=exit_status, steps=0, resolved=False,
-        submission=None, grade=None, error=error, trajectory=str(path), attempts=attempts,
-    )
+            handle.write(footer.model_dump_json() + "\n")
+    return EpisodeResult.from_footer(footer, instance_id=job.instance_id, sample=job.sample, trajectory=path, attempts=attempts)
 
 
 def execute_job(job: EpisodeJob, config: RunConfig, tasks: dict[str, Task], budget: Budget | None) -> EpisodeResult:

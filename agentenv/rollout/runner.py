@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from agentenv.agents.budget import Budget, SharedBudget
+from agentenv.files import write_atomically
 from agentenv.grading.metrics import pass_at_k
 from agentenv.grading.report import InstanceReport, run_report
 from agentenv.rollout.config import RunConfig
@@ -26,6 +25,7 @@ from agentenv.rollout.episode import EpisodeResult
 from agentenv.rollout.jobs import EpisodeJob, finished_result, plan_jobs
 from agentenv.rollout.local_backend import run_local
 from agentenv.tasks.loader import load_tasks
+from agentenv.trajectory.model import timestamped_run_id
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +35,6 @@ class RunSummary(BaseModel):
     run_dir: str
     episodes: list[EpisodeResult]
     report: dict[str, Any]
-
-
-def default_run_id(config_name: str) -> str:
-    return f"{config_name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def pass_at_ks(results: list[EpisodeResult], samples: int) -> dict[str, float]:
@@ -66,7 +56,7 @@ def write_run_files(
     predictions = [
         {"instance_id": r.instance_id, "model_name_or_path": model_name, "model_patch": r.submission or ""} for r in first
     ]
-    _write_atomically(run_dir / "predictions.jsonl", "".join(json.dumps(p) + "\n" for p in predictions))
+    write_atomically(run_dir / "predictions.jsonl", "".join(json.dumps(p) + "\n" for p in predictions))
     reports: dict[str, InstanceReport | None] = {
         r.instance_id: InstanceReport.model_validate(r.grade) if r.grade else None for r in first
     }
@@ -75,7 +65,7 @@ def write_run_files(
     if samples > 1:
         report["samples"] = samples
         report["pass_at_k"] = pass_at_ks(results, samples)
-        _write_atomically(
+        write_atomically(
             run_dir / "samples.jsonl",
             "".join(
                 json.dumps({"instance_id": r.instance_id, "sample": r.sample, "resolved": r.resolved, "model_patch": r.submission or ""})
@@ -83,7 +73,7 @@ def write_run_files(
                 for r in sorted(results, key=lambda r: (r.instance_id, r.sample))
             ),
         )
-    _write_atomically(run_dir / "report.json", json.dumps(report, indent=2) + "\n")
+    write_atomically(run_dir / "report.json", json.dumps(report, indent=2) + "\n")
     return report
 
 
@@ -105,10 +95,10 @@ def run(
         if unknown:
             raise ValueError(f"instance_ids not in {config.tasks}: {', '.join(unknown)}")
         tasks = [t for t in tasks if t.instance_id in set(config.instance_ids)]
-    run_id = config.run_id or default_run_id(config_name)
+    run_id = config.run_id or timestamped_run_id(config_name)
     run_dir = config.path(config.output) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomically(run_dir / "config.json", config.model_dump_json(indent=2) + "\n")
+    write_atomically(run_dir / "config.json", config.model_dump_json(indent=2) + "\n")
 
     jobs = plan_jobs(tasks, config.samples, run_dir, run_id)
     results: dict[tuple[str, int], EpisodeResult] = {}

@@ -21,6 +21,8 @@ from agentenv.runtime.shell_files import read_via_shell, write_via_shell
 log = logging.getLogger(__name__)
 
 MANAGED_LABEL = "agentenv.managed"
+HOST_LABEL = "agentenv.host"
+PID_LABEL = "agentenv.host_pid"
 # Larger writes go through a one-off exec's stdin: bash parses its input a byte at a time.
 _SHELL_WRITE_LIMIT = 256 * 1024
 
@@ -124,6 +126,12 @@ class DockerExecTransport:
             log.debug("could not run a helper in the container", exc_info=True)
 
 
+def owner_labels() -> dict[str, str]:
+    """Labels that mark a container as agentenv's and name the process that owns it, so that
+    `agentenv gc` can tell the containers of a killed run from those of a live one."""
+    return {MANAGED_LABEL: "1", PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname()}
+
+
 class DockerRuntime:
     """A container from `image`, sandboxed by `limits`, removed on close."""
 
@@ -157,13 +165,7 @@ class DockerRuntime:
 
     @with_engine("starting a container")
     def _start_container(self, labels: dict[str, str]) -> Container:
-        all_labels = {
-            MANAGED_LABEL: "1",
-            "agentenv.created": f"{time.time():.0f}",
-            "agentenv.host_pid": str(os.getpid()),
-            "agentenv.host": socket.gethostname(),
-            **labels,
-        }
+        all_labels = {**owner_labels(), "agentenv.created": f"{time.time():.0f}", **labels}
         try:
             # create + start, not run: run() would try to pull a missing image from a registry.
             container = self._client.containers.create(

@@ -7,11 +7,8 @@ import socket
 
 from pydantic import BaseModel
 
-from agentenv.runtime.docker_runtime import MANAGED_LABEL
+from agentenv.runtime.docker_runtime import HOST_LABEL, MANAGED_LABEL, PID_LABEL
 from agentenv.runtime.engine import docker_client, with_engine
-
-HOST_LABEL = "agentenv.host"
-PID_LABEL = "agentenv.host_pid"
 
 
 class Leftover(BaseModel):

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import tarfile
 import tempfile
@@ -26,6 +25,7 @@ import docker.errors
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentenv.runtime.docker_runtime import owner_labels
 from agentenv.runtime.engine import docker_client, with_engine
 from agentenv.runtime.pip_passthrough import host_pip_passthrough
 
@@ -283,7 +283,7 @@ def _swap_repository(env_tag: str, tag: str, folder: Path, recipe: RepoImageReci
 
 def _build_labels(tag: str) -> dict[str, str]:
     """Build containers are managed like episode ones: `agentenv gc` finds them if orphaned."""
-    return {"agentenv.managed": "1", "agentenv.build": tag, "agentenv.host_pid": str(os.getpid()), "agentenv.host": socket.gethostname()}
+    return {**owner_labels(), "agentenv.build": tag}
 
 
 def _tar_folder(folder: Path, arcname: str) -> bytes:

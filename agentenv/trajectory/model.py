@@ -20,6 +20,11 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def timestamped_run_id(prefix: str) -> str:
+    """`prefix-YYYYmmdd-HHMMSS` (UTC): the run id when none is given."""
+    return f"{prefix}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+
+
 class _Record(BaseModel):
     # Unknown keys are kept: a newer writer's extra fields survive an older reader.
     model_config = ConfigDict(extra="allow")
