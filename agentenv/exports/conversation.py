@@ -75,8 +75,8 @@ def is_llm_trajectory(trajectory: Trajectory) -> bool:
     return bool(trajectory.steps) and all(s.model_call is not None and s.model_call.messages for s in trajectory.steps)
 
 
-def conversation(trajectory: Trajectory) -> list[Message]:
-    """The whole conversation: the prompt, then every step."""
+def conversation(trajectory: Trajectory, prompt: list[Message] | None = None) -> list[Message]:
+    """The whole conversation: the prompt (`prompt_messages`, made unless given), then every step."""
     if is_llm_trajectory(trajectory):
         last = trajectory.steps[-1].model_call
         assert last is not None
@@ -84,13 +84,18 @@ def conversation(trajectory: Trajectory) -> list[Message]:
         if last.response is not None:
             messages.append(dict(last.response))
         return messages
-    messages = prompt_messages(trajectory)
+    messages = list(prompt if prompt is not None else prompt_messages(trajectory))
     for step in trajectory.steps:
         messages.extend(step_messages(step))
     return messages
 
 
+def split_conversation(trajectory: Trajectory) -> tuple[list[Message], list[Message]]:
+    """The prompt, and the conversation after it: what the agent did and what it saw."""
+    prompt = prompt_messages(trajectory)
+    return prompt, conversation(trajectory, prompt)[len(prompt) :]
+
+
 def completion_messages(trajectory: Trajectory) -> list[Message]:
-    """The conversation after the prompt: what the agent did and what it saw."""
-    messages = conversation(trajectory)
-    return messages[len(prompt_messages(trajectory)) :]
+    """The conversation after the prompt."""
+    return split_conversation(trajectory)[1]

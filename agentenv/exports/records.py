@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
-from agentenv.exports.conversation import completion_messages, conversation, prompt_messages
+from agentenv.exports.conversation import completion_messages, conversation, split_conversation
 from agentenv.trajectory.recorder import Trajectory
 
 Record = dict[str, Any]
@@ -74,9 +74,10 @@ def rl_record(trajectory: Trajectory) -> Record:
 
 
 def _pair(chosen: Trajectory, rejected: Trajectory, source: str, reason: str | None = None) -> Record:
+    prompt, completion = split_conversation(chosen)
     return {
-        "prompt": prompt_messages(chosen),
-        "chosen": completion_messages(chosen),
+        "prompt": prompt,
+        "chosen": completion,
         "rejected": completion_messages(rejected),
         "tools": chosen.header.tools,
         "chosen_id": chosen.header.trajectory_id,
@@ -151,13 +152,16 @@ def prm_records(trajectories: list[Trajectory], ratings: Iterable[Rating]) -> li
 
 
 def kto_records(trajectories: list[Trajectory]) -> list[Record]:
-    return [
-        {
-            "prompt": prompt_messages(t),
-            "completion": completion_messages(t),
-            "label": bool(t.footer and t.footer.resolved),
-            "tools": t.header.tools,
-            "trajectory_id": t.header.trajectory_id,
-        }
-        for t in trajectories
-    ]
+    records = []
+    for t in trajectories:
+        prompt, completion = split_conversation(t)
+        records.append(
+            {
+                "prompt": prompt,
+                "completion": completion,
+                "label": bool(t.footer and t.footer.resolved),
+                "tools": t.header.tools,
+                "trajectory_id": t.header.trajectory_id,
+            }
+        )
+    return records
