@@ -14,8 +14,20 @@ fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+# Exactly the versions of requirements.lock (refreshed on purpose by scripts/lock.sh), then
+# the project itself on top, without letting pip resolve anything again.
+# pip's output is shown only when it fails (this machine's pip settings make it chatty).
+pip_quietly() {
+    local output
+    if ! output=$(.venv/bin/python -m pip "$@" 2>&1); then
+        grep -v "is ignored: it is neither a file nor a directory" <<<"$output" >&2
+        echo "[setup] FAILED: pip $*" >&2
+        return 1
+    fi
+}
+pip_quietly install -r requirements.lock
+pip_quietly install --no-deps --no-build-isolation -e .
+pip_quietly check
 
 if [ "$have_engine" = 1 ]; then
     .venv/bin/agentenv image build-base

@@ -223,3 +223,64 @@ def test_missing_api_key_is_an_auth_error(server, docker_provisioned, tmp_path: 
     assert "AGENTENV_TEST_KEY" in _trajectory(tmp_path).footer.error
 
 
+
+
+# -- what an episode is charged: agentenv's pricing rules, whatever litellm's internals are --
+
+
+@pytest.fixture
+def litellm_prices_restored() -> Iterator[None]:
+    # register_model writes into litellm's process-wide price map; undo it for other tests.
+    import litellm
+
+    before = dict(litellm.model_cost)
+    yield
+    for name in set(litellm.model_cost) - set(before):
+        del litellm.model_cost[name]
+    litellm.model_cost.update(before)
+
+
+def _one_call_cost(server: StubLLMServer, **agent: Any) -> float:
+    """The cost the LLM agent records for one model call answered by `server`."""
+    from agentenv.aci.tools import load_bundle
+    from agentenv.agents.llm import LLMAgent
+    from agentenv.agents.llm_config import LLMAgentConfig
+    from agentenv.agents.prompts import Templates
+
+    config = LLMAgentConfig.model_validate(
+        {"api_base": server.base_url, "api_key_env": "AGENTENV_TEST_KEY", "timeout_s": 5, "retry": {"attempts": 1}, **agent}
+    )
+    llm = LLMAgent(config, load_bundle(), Templates(config.templates, REPO_ROOT / "configs"))
+    llm.reset("Fix the bug.", {"problem_statement": "Fix the bug."})
+    step = llm.act("Fix the bug.", {})
+    assert step.model_call is not None and json.loads(step.action)["name"] == "open"
+    return step.model_call.cost
+
+
+def test_configured_prices_charge_every_token() -> None:
+    reply = Reply(content="Looking.", tool_calls=[{"name": "open", "arguments": {"path": "a.py"}}], prompt_tokens=1000, completion_tokens=100)
+    with StubLLMServer([reply], model="local-model") as server:
+        cost = _one_call_cost(server, model="openai/local-model", input_cost_per_token=1e-6, output_cost_per_token=2e-6)
+    assert cost == pytest.approx(1000 * 1e-6 + 100 * 2e-6)
+
+
+def test_a_listed_model_is_charged_under_the_name_asked_for(litellm_prices_restored: None) -> None:
+    # Servers often answer with a dated snapshot name that no price list has.
+    import litellm
+
+    litellm.register_model(
+        {"openai/priced-model": {"input_cost_per_token": 3e-6, "output_cost_per_token": 4e-6, "litellm_provider": "openai", "mode": "chat"}}
+    )
+    reply = Reply(content="Looking.", tool_calls=[{"name": "open", "arguments": {"path": "a.py"}}], prompt_tokens=1000, completion_tokens=100)
+    with StubLLMServer([reply], model="priced-model-2026-01-01") as server:
+        cost = _one_call_cost(server, model="openai/priced-model")
+    assert cost == pytest.approx(1000 * 3e-6 + 100 * 4e-6)
+
+
+def test_a_model_without_a_price_is_free_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    reply = Reply(content="Looking.", tool_calls=[{"name": "open", "arguments": {"path": "a.py"}}], prompt_tokens=1000, completion_tokens=100)
+    with StubLLMServer([reply], model="never-priced") as server:
+        with caplog.at_level("WARNING", logger="agentenv.agents.llm"):
+            cost = _one_call_cost(server, model="openai/never-priced")
+    assert cost == 0.0
+    assert "no price known for openai/never-priced" in caplog.text
