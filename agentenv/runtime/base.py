@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class CommandResult(BaseModel):
@@ -22,6 +22,10 @@ class CommandResult(BaseModel):
     shell_restarted: bool = False
     # Bytes left out of the middle of an output larger than the runtime keeps.
     output_bytes_dropped: int = 0
+    # Sentences the agent must read beside the output: what happened to the command or the
+    # sandbox that the output alone does not say (the shell was restarted, the memory or
+    # process limit was hit, the disk limit was reached...). The ACI shows each one.
+    notices: list[str] = Field(default_factory=list)
     duration_s: float
     cwd: str
 
