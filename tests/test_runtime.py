@@ -6,7 +6,8 @@ import docker
 import pytest
 
 from agentenv.runtime.base import Runtime, RuntimeUnavailable
-from agentenv.runtime.docker_runtime import MANAGED_LABEL, ContainerLimits, DockerRuntime
+from agentenv.runtime.docker_runtime import MANAGED_LABEL, DockerRuntime
+from agentenv.runtime.sandbox import ContainerLimits
 from agentenv.runtime.local_runtime import LocalRuntime, LocalRuntimeWarning
 
 

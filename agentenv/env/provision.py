@@ -16,10 +16,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentenv.runtime.base import Runtime
-from agentenv.runtime.docker_runtime import ContainerLimits, DockerRuntime
+from agentenv.runtime.docker_runtime import DockerRuntime
 from agentenv.runtime.engine import engine_answers
 from agentenv.runtime.images import RepoImageRecipe, ensure_repo_image
 from agentenv.runtime.local_runtime import UNSAFE_WARNING, LocalRuntime, LocalRuntimeWarning
+from agentenv.runtime.sandbox import ContainerLimits
 from agentenv.tasks.model import Task
 from agentenv.tasks.pypi import is_pypi, parse_spec
 from agentenv.tasks.repo import cached_checkout, content_id, materialize, source_id

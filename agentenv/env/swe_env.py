@@ -25,7 +25,7 @@ from agentenv.grading.grader import GradeResult, grade
 from agentenv.grading.metrics import RewardKind
 from agentenv.grading.metrics import reward as reward_for
 from agentenv.runtime.base import Runtime
-from agentenv.runtime.docker_runtime import ContainerLimits
+from agentenv.runtime.sandbox import ContainerLimits
 from agentenv.tasks.loader import load_tasks
 from agentenv.tasks.model import Task
 

@@ -15,7 +15,7 @@ from agentenv.aci.interface import ACIConfig
 from agentenv.files import describe_validation, read_yaml
 from agentenv.agents.llm_config import LLMAgentConfig
 from agentenv.grading.metrics import RewardKind
-from agentenv.runtime.docker_runtime import ContainerLimits
+from agentenv.runtime.sandbox import ContainerLimits
 
 CONFIG_SCHEMA_VERSION = 1
 

@@ -7,14 +7,13 @@ import os
 import select
 import socket
 import time
-from typing import Any
 
 import docker.errors
 from docker.models.containers import Container
-from pydantic import BaseModel, ConfigDict
 
 from agentenv.runtime.base import CommandResult, RuntimeUnavailable
 from agentenv.runtime.engine import docker_client, with_engine
+from agentenv.runtime.sandbox import ContainerLimits
 from agentenv.runtime.shell import BASH_ARGV, SHELL_ENV, ShellSession
 from agentenv.runtime.shell_files import read_via_shell, write_via_shell
 
@@ -47,26 +46,6 @@ shift
 [ $# -gt 0 ] && kill -9 "$@" 2>/dev/null
 exit 0
 """
-
-
-class ContainerLimits(BaseModel):
-    """The sandbox of a task container. The defaults are what an episode gets."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    memory: str = "4g"
-    cpus: float = 1.0
-    pids: int = 1024
-    network: bool = False
-
-    def run_kwargs(self) -> dict[str, Any]:
-        return {
-            "mem_limit": self.memory,
-            "memswap_limit": self.memory,  # no swap beyond the memory limit
-            "nano_cpus": int(self.cpus * 1e9),
-            "pids_limit": self.pids,
-            "network_mode": "host" if self.network else "none",
-        }
 
 
 class DockerExecTransport:
