@@ -22,7 +22,12 @@ from pydantic import BaseModel, ConfigDict
 _GIT_HEADER = "diff --git "
 _HUNK_HEADER = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _NO_NEWLINE_MARKER = "\\"  # "\ No newline at end of file" (the text after it is localized)
-_TEST_DIRS = {"test", "tests", "testing", "__tests__", "__test__", "spec", "specs"}
+# Folders that hold tests wherever they are.
+_TEST_DIRS = {"tests", "__tests__", "__test__", "spec", "specs"}
+# Folders named test or testing hold tests at the top of a repository (pytest's testing/, a C
+# project's test/) and as Maven's src/test; inside a package they are library code that other
+# projects test with (django/test, numpy/testing, sympy/testing, matplotlib/testing).
+_TOP_TEST_DIRS = {"test", "testing"}
 # Matched against the file name, case-sensitively: "Test" in Java's FooTest.java is a convention,
 # "test" in Latest.java is not.
 _TEST_FILE_NAME = re.compile(
@@ -154,14 +159,19 @@ def drop_files(patch: str, paths_to_drop: Callable[[str], bool]) -> tuple[str, l
 def is_test_path(path: str) -> bool:
     """Whether a repository path is a test file by the common conventions of its language.
 
-    A folder named test, tests, testing, __tests__, spec (any case) anywhere on the path, or
-    a file name such as test_x.py, x_test.py, conftest.py, x_test.go, x.test.ts, x.spec.js,
-    FooTest.java, FooTests.cs, x_spec.rb. Not: latest.py, contest/x.py, attestation.py.
+    A folder named tests, __tests__ or spec (any case) anywhere on the path; test or testing at
+    the top or under src/ (not django/test/ or numpy/testing/: library code); or a file name
+    such as test_x.py, x_test.py, conftest.py, x_test.go, x.test.ts, x.spec.js, FooTest.java,
+    FooTests.cs, x_spec.rb. Not: latest.py, contest/x.py, attestation.py.
     """
     parts = [p for p in path.replace("\\", "/").split("/") if p]
     if not parts:
         return False
-    if any(part.lower() in _TEST_DIRS for part in parts[:-1]):
+    folders = [part.lower() for part in parts[:-1]]
+    if any(folder in _TEST_DIRS for folder in folders):
+        return True
+    top = folders[1:2] if folders[:1] == ["src"] else folders[:1]
+    if top and top[0] in _TOP_TEST_DIRS:
         return True
     return _TEST_FILE_NAME.fullmatch(parts[-1]) is not None
 

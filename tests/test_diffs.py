@@ -384,6 +384,8 @@ def test_file_patch_is_frozen() -> None:
         "ui/button.spec.ts", "styles/button.spec.css", "src/main/java/FooTest.java",
         "src/FooTests.java", "src/TestFoo.java", "src/FooIT.java", "lib/foo_spec.rb",
         "lib/foo_test.rb", "Foo.Tests/BarTests.cs", "src/foo_unittest.cc",
+        "sympy/core/tests/test_basic.py", "testing/python/approx.py", "src/test/java/FooHelper.java",
+        "astropy/io/tests/data/x.fits",
     ],
 )
 def test_is_test_path_knows_the_conventions(path: str) -> None:
@@ -396,6 +398,9 @@ def test_is_test_path_knows_the_conventions(path: str) -> None:
         "latest.py", "contest/x.py", "attestation.py", "src/protest.py", "testify/x.py",
         "pkg/testdata.py", "src/Latest.java", "src/Contest.java", "src/Testing.java",
         "docs/spectrum.md", "src/button.js", "setup.py", "", "README.md", "src/tests_helper.c",
+        # Library code that other projects test with: a change there is a source change.
+        "django/test/testcases.py", "django/test/utils.py", "numpy/testing/_private/utils.py",
+        "sympy/testing/runtests.py", "lib/matplotlib/testing/decorators.py",
     ],
 )
 def test_is_test_path_leaves_other_files_alone(path: str) -> None:
