@@ -23,9 +23,10 @@ from agentenv.files import describe_validation, write_atomically
 from agentenv.grading.grader import GradeResult, grade
 from agentenv.grading.report import InstanceReport, RunReport, run_report
 from agentenv.runtime.base import Runtime
+from agentenv.tasks.directives import hidden_test_command
 from agentenv.tasks.model import Task
 
-GRADER_VERSION = "2"
+GRADER_VERSION = "3"
 CACHE_DIR = Path(os.environ.get("AGENTENV_CACHE", Path.home() / ".cache" / "agentenv")) / "grades"
 GOLD = "gold"
 
@@ -101,6 +102,7 @@ def cache_key(task: Task, patch: str | None, environment_id: str, strict: bool) 
             mode="json",
             include={"instance_id", "test_patch", "FAIL_TO_PASS", "PASS_TO_PASS", "test_cmd", "log_parser"},
         ),
+        "test_command": hidden_test_command(task),
         "patch": patch,
         "strict": strict,
     }

@@ -29,6 +29,7 @@ from agentenv.grading.log_parsers import TestStatus, get_parser
 from agentenv.grading.report import PASSING, InstanceReport, graded_report
 from agentenv.runtime.base import Runtime
 from agentenv.runtime.shell import shell_word
+from agentenv.tasks.directives import hidden_test_command
 from agentenv.tasks.model import Task
 
 # Tried in order; the first that applies the whole patch wins (SWE-bench's chain, plus 3-way).
@@ -146,7 +147,7 @@ def run_hidden_tests(task: Task, runtime: Runtime, workdir: str, timeout: float)
             f'export PYTEST_ADDOPTS="${{PYTEST_ADDOPTS:+$PYTEST_ADDOPTS }}-p {PLUGIN_MODULE}"; '
             f'export PYTHONPATH={shell_word(workdir + "/plugin")}"${{PYTHONPATH:+:$PYTHONPATH}}"; '
         )
-    result = runtime.run(f"( {environment}cd {_repo(runtime)} && {task.test_cmd} )", timeout=timeout)
+    result = runtime.run(f"( {environment}cd {_repo(runtime)} && {hidden_test_command(task)} )", timeout=timeout)
     run = TestRun(
         log=result.output,
         exit_code=result.exit_code,
@@ -239,7 +240,7 @@ def grade(
         except HiddenTestsDoNotApply as exc:
             report.error = f"the hidden test patch does not apply after the agent's patch: {_last_lines(str(exc))}"
             return GradeResult(report, "\n".join(log_parts), time.monotonic() - started)
-        log_parts.append(f"$ {task.test_cmd}\n{run.log}")
+        log_parts.append(f"$ {hidden_test_command(task)}\n{run.log}")
         statuses = statuses_for_grading(run)
         final = graded_report(
             statuses,

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentenv.files import describe_validation, read_yaml
+from agentenv.tasks.directives import test_directives
 from agentenv.tasks.loader import task_files, task_folders
 from agentenv.tasks.model import Task
 from agentenv.tasks.pypi import PypiSourceError, is_pypi, parse_spec
@@ -114,6 +115,9 @@ def task_digest(task: Task) -> str:
         include={"base_patch", "patch", "test_patch", "hidden_tests", "FAIL_TO_PASS", "PASS_TO_PASS", "environment", "test_cmd", "log_parser"},
     )
     material["source"] = source
+    # What the hidden test run names (SWE-bench's directives): a different set of files is a
+    # different validation.
+    material["test_directives"] = sorted(test_directives(task))
     if task._test_patch_from_hidden_tests:
         # The source and `hidden_tests` already name its content; leaving it out lets tasks
         # loaded without test patches (`tasks ls`, offline) be checked too.

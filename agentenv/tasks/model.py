@@ -70,6 +70,10 @@ class Task(BaseModel):
     # empty, it is made from them (they come back only when grading).
     hidden_tests: list[str] = Field(default_factory=list)
     test_cmd: str = DEFAULT_TEST_CMD
+    # agentenv: what the hidden test run names after `test_cmd`. None (the default): for pytest
+    # tasks, the files that `test_patch`, `hidden_tests` and the FAIL_TO_PASS/PASS_TO_PASS ids
+    # name, as SWE-bench's test directives; [] runs `test_cmd` as written.
+    test_directives: list[str] | None = None
     # How the test log is read: a name in agentenv.grading.log_parsers (pytest, unittest, ...).
     log_parser: str = "pytest"
     metadata: Metadata = Field(default_factory=Metadata)
