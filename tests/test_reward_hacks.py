@@ -150,7 +150,8 @@ def test_forged_summary_then_early_exit(task, provisioned, tmp_path) -> None:
     assert naive_grade(task, patch, provisioned), "control: the hack fools a naive harness"
     report = grade(task, patch, provisioned.start).report
     assert not report.resolved
-    assert "did not finish" in report.log_problem
+    # It wrote its forgery into every pipe it found, the recorder's channel included.
+    assert any("did not come from the recorder" in item for item in report.tampering), report.tampering
 
 
 def test_forged_pass_lines_with_a_failing_exit_code(task, provisioned, tmp_path) -> None:

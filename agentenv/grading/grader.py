@@ -1,21 +1,23 @@
 """Grading one patch: a fresh runtime from the task's image, the agent's patch minus what may
-not be graded (see `guards`), then the hidden tests, then the test command.
+not be graded (see `guards` and `shadowing`), then the hidden tests, then the test command.
 
 The hidden tests exist only in the grading runtime; the agent's container never sees them.
-For pytest, a plugin of ours records each test's outcome beside the log; a log that claims
-more than that record, or a record that never finished, is not trusted.
+The code under test is hostile: it runs in the test process and can change anything there. So
+no single check is trusted alone: files that would shadow installed modules are dropped, the
+tests run under a supervisor as an unprivileged user, pytest's own record travels out through
+an authenticated channel, the recorder checks pytest's machinery and audits what the code
+under test does, a canary test must fail, and the log and the record must agree both ways
+(`hidden_run`, `trust`). A run with evidence of tampering is never resolved.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 
-from agentenv.diffs import PatchFormatError, files_in_patch
+from agentenv.diffs import PatchFormatError, files_in_patch, join_patch, split_patch
 from agentenv.grading.guards import (
     MACHINERY_ERE,
     TEST_PATHSPECS,
@@ -25,11 +27,14 @@ from agentenv.grading.guards import (
     pytest_config_candidates,
     sanitize_patch,
 )
-from agentenv.grading.log_parsers import TestStatus, get_parser
-from agentenv.grading.report import PASSING, InstanceReport, graded_report
+from agentenv.grading.hidden_run import HiddenTestsDoNotApply, RunContext, TestRun, run_hidden_tests
+from agentenv.grading.log_parsers import TestStatus
+from agentenv.grading.report import InstanceReport, graded_report
+from agentenv.grading.shadowing import shadowing_files
+from agentenv.grading.trust import log_problem, statuses_for_grading, tampering_evidence, without_canary
 from agentenv.runtime.base import Runtime
 from agentenv.runtime.shell import shell_word
-from agentenv.tasks.directives import hidden_test_command
+from agentenv.tasks.directives import test_directives
 from agentenv.tasks.model import Task
 
 # Tried in order; the first that applies the whole patch wins (SWE-bench's chain, plus 3-way).
@@ -39,23 +44,6 @@ APPLY_METHODS: list[tuple[str, str]] = [
     ("git apply --reject", "git apply --verbose --reject --whitespace=nowarn {patch}"),
     ("patch --fuzz", "patch --batch --forward --fuzz=5 -p1 -i {patch}"),
 ]
-PLUGIN_MODULE = "agentenv_results"
-
-
-@dataclass
-class TestRun:
-    """One run of the test command, and what was recorded of it."""
-
-    __test__ = False
-
-    log: str
-    exit_code: int | None
-    timed_out: bool
-    statuses: dict[str, TestStatus]
-    # From the results plugin (pytest only): None when it was not used.
-    recorded: dict[str, TestStatus] | None = None
-    finished: bool = False
-    duration_s: float = 0.0
 
 
 @dataclass
@@ -125,74 +113,30 @@ def machinery_problem(runtime: Runtime, patch: str) -> str | None:
     return "the patch's code reaches into pytest's machinery: " + "; ".join(references[:3])
 
 
-def _install_plugin(runtime: Runtime, workdir: str) -> None:
-    source = resources.files("agentenv.grading").joinpath("pytest_results_plugin.py").read_bytes()
-    runtime.write_file(f"{workdir}/plugin/{PLUGIN_MODULE}.py", source)
+# What the base repository's own code already does: then the patch's code doing it is not
+# evidence of tampering (a fix in a library that looks at frames may look at frames).
+_CAPABILITIES = {
+    "frames": ("_getframe", "currentframe", "f_back", "tb_frame", "getouterframes", "_current_frames"),
+    "gc": ("get_objects", "get_referrers", "get_referents"),
+    "trace": ("settrace", "setprofile"),
+    "source": ("getsource", "getsourcelines", "findsource", "linecache"),
+}
 
 
-def run_hidden_tests(task: Task, runtime: Runtime, workdir: str, timeout: float) -> TestRun:
-    """Apply the hidden test patch (if any) and run the test command, with pytest's record."""
-    if task.test_patch.strip():
-        runtime.write_file(f"{workdir}/test.patch", task.test_patch.encode())
-        applied = runtime.run(f"cd {_repo(runtime)} && git apply --verbose {workdir}/test.patch", timeout=120)
-        if applied.exit_code != 0:
-            raise HiddenTestsDoNotApply(applied.output.strip())
-    use_plugin = task.log_parser == "pytest"
-    results = f"{workdir}/results.jsonl"
-    environment = ""
-    if use_plugin:
-        _install_plugin(runtime, workdir)
-        environment = (
-            f"export AGENTENV_RESULTS={shell_word(results)}; "
-            f'export PYTEST_ADDOPTS="${{PYTEST_ADDOPTS:+$PYTEST_ADDOPTS }}-p {PLUGIN_MODULE}"; '
-            f'export PYTHONPATH={shell_word(workdir + "/plugin")}"${{PYTHONPATH:+:$PYTHONPATH}}"; '
-        )
-    result = runtime.run(f"( {environment}cd {_repo(runtime)} && {hidden_test_command(task)} )", timeout=timeout)
-    run = TestRun(
-        log=result.output,
-        exit_code=result.exit_code,
-        timed_out=result.timed_out,
-        statuses=get_parser(task.log_parser)(result.output),
-        duration_s=result.duration_s,
+def base_capabilities(runtime: Runtime) -> dict[str, bool]:
+    """Which of `_CAPABILITIES` the base repository's non-test code names (git grep at HEAD)."""
+    words = "|".join(word for words in _CAPABILITIES.values() for word in words)
+    pathspecs = " ".join(shell_word(spec) for spec in TEST_PATHSPECS)
+    found = runtime.run(
+        f"cd {_repo(runtime)} && git grep -h -o -w -E {shell_word(words)} HEAD -- . {pathspecs} | sort -u",
+        timeout=120,
     )
-    if use_plugin:
-        _read_record(runtime, results, run)
-    return run
+    named = set(found.output.split()) if found.exit_code == 0 else set()
+    return {kind: bool(named & set(words)) for kind, words in _CAPABILITIES.items()}
 
 
-def _read_record(runtime: Runtime, path: str, run: TestRun) -> None:
-    run.recorded = {}
-    for line in (_read_or_none(runtime, path) or "").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if "test" in record and record.get("status") in TestStatus.__members__:
-            run.recorded[record["test"]] = TestStatus(record["status"])
-        elif record.get("finished"):
-            run.finished = True
-
-
-class HiddenTestsDoNotApply(Exception):
-    """The task's test patch does not apply (after the agent's patch): a task or patch problem."""
-
-
-def trust_problem(run: TestRun, expected: list[str]) -> str | None:
-    """Why the log of this run cannot be trusted for the expected tests, or None."""
-    if run.recorded is None:
-        return None
-    if not run.finished:
-        return "the test session did not finish (pytest's own record of it is missing or cut short)"
-    for test in expected:
-        claimed = run.statuses.get(test)
-        if claimed in PASSING and run.recorded.get(test) not in PASSING:
-            return f"the log says {test} passed, but pytest recorded {run.recorded.get(test) or 'no such test'}"
-    return None
-
-
-def statuses_for_grading(run: TestRun) -> dict[str, TestStatus]:
-    """pytest's record where it exists (it names skipped tests the -rA log leaves out)."""
-    return {**run.statuses, **(run.recorded or {})}
+def _changed_files(patch: str) -> list[str]:
+    return [section.new_path for section in split_patch(patch) if section.new_path is not None]
 
 
 def grade(
@@ -225,8 +169,12 @@ def grade(
     runtime = start_runtime()
     log_parts: list[str] = []
     try:
-        suspicion: str | None = None
+        context = RunContext()
+        evidence: list[str] = []
         if kept.strip():
+            kept = _drop_shadowing_files(task, runtime, kept, report)
+        if kept.strip():
+            context = RunContext(changed_files=_changed_files(kept), allowed=base_capabilities(runtime))
             method, apply_log = apply_patch(runtime, kept, workdir)
             log_parts.append(apply_log)
             if method is None:
@@ -234,13 +182,14 @@ def grade(
                 return GradeResult(report, "\n".join(log_parts), time.monotonic() - started)
             report.apply_method = method
             report.dropped_files += revert_pytest_config(runtime, kept)
-            suspicion = machinery_problem(runtime, kept)
+            evidence += [machinery] if (machinery := machinery_problem(runtime, kept)) else []
         try:
-            run = run_hidden_tests(task, runtime, workdir, timeout)
+            run = run_hidden_tests(task, runtime, workdir, timeout, context)
         except HiddenTestsDoNotApply as exc:
             report.error = f"the hidden test patch does not apply after the agent's patch: {_last_lines(str(exc))}"
             return GradeResult(report, "\n".join(log_parts), time.monotonic() - started)
-        log_parts.append(f"$ {hidden_test_command(task)}\n{run.log}")
+        log_parts.append(f"$ {run.command}\n{run.log}")
+        expected = task.FAIL_TO_PASS + task.PASS_TO_PASS
         statuses = statuses_for_grading(run)
         final = graded_report(
             statuses,
@@ -250,18 +199,29 @@ def grade(
             apply_method=report.apply_method,
             dropped_files=report.dropped_files,
             skipped_p2p_kept=not strict,
-            problem=suspicion or trust_problem(run, task.FAIL_TO_PASS + task.PASS_TO_PASS),
+            problem=log_problem(run, expected),
+            tampering=evidence + tampering_evidence(run, expected),
         )
         if run.timed_out:
             final.error = f"the test command did not finish within {timeout:.0f}s"
             final.resolved = False
         return GradeResult(
-            final, "\n".join(log_parts), time.monotonic() - started, statuses, run.duration_s
+            final, "\n".join(log_parts), time.monotonic() - started, without_canary(run, statuses), run.duration_s
         )
     finally:
         if runtime.kind == "local":
             runtime.run(f"rm -rf {shell_word(workdir)}", timeout=60)
         runtime.close()
+
+
+def _drop_shadowing_files(task: Task, runtime: Runtime, patch: str, report: InstanceReport) -> str:
+    """The patch without the files it creates that would shadow installed modules."""
+    sections = split_patch(patch)
+    shadows = shadowing_files(runtime, sections, test_directives(task))
+    if not shadows:
+        return patch
+    report.dropped_files += [DroppedFile(path=path, reason=reason) for path, reason in shadows.items()]
+    return join_patch([section for section in sections if section.new_path not in shadows])
 
 
 def scratch_dir() -> str:

@@ -8,6 +8,8 @@ than what they test:
   included): the hidden tests decide, not the agent's versions of them;
 - interpreter start-up hooks (sitecustomize.py, usercustomize.py, *.pth): they run before any
   test and could rewrite pytest;
+- package metadata (`*.dist-info/`, `*.egg-info/`): its entry points can declare pytest plugins;
+- (in `shadowing`) files that would shadow a module the test process imports;
 - paths outside the repository (absolute, or with a `..` part) and symlinks that point out of
   it;
 - changes to pytest's own configuration (checked after applying, in `config_changes`), which
@@ -98,6 +100,10 @@ def drop_reason(section: FilePatch, hidden_test_files: set[str]) -> str | None:
         name = posixpath.basename(path)
         if name in STARTUP_HOOKS or name.endswith(".pth"):
             return "an interpreter start-up hook"
+        if any(part.endswith((".dist-info", ".egg-info")) for part in path.split("/")[:-1]):
+            # pytest loads the plugins that installed packages declare (entry points): a
+            # package's metadata in an import root would declare one from the patch's code.
+            return "package metadata (it can declare pytest plugins)"
     if _symlink_target_escapes(section):
         return "a symlink that points outside the repository"
     return None

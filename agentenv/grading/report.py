@@ -145,6 +145,11 @@ class InstanceReport(BaseModel):
     - ``log_problem``: why the test log could not be trusted (see ``log_problem()``, and the
       grader's cross-check with pytest's own record); SWE-bench grades such a run as
       applied-but-not, unresolved, and so does this report;
+    - ``tampering``: the evidence that the code under test tampered with its own test run
+      (pytest's machinery replaced, records forged, the canary test passing, the log and the
+      record contradicting each other...); a tampered run is never resolved, and like any
+      run whose log cannot be believed it has ``patch_successfully_applied`` False and no
+      ``tests_status``, as SWE-bench writes for an unreadable log;
     - ``error``: why grading could not finish (None when it did), e.g. the container died.
     """
 
@@ -160,6 +165,7 @@ class InstanceReport(BaseModel):
     dropped_files: list[DroppedFile] = Field(default_factory=list)
     test_exit_code: int | None = None
     log_problem: str | None = None
+    tampering: list[str] = Field(default_factory=list)
     error: str | None = None
 
     @classmethod
@@ -195,13 +201,15 @@ def graded_report(
     dropped_files: Iterable[DroppedFile] = (),
     skipped_p2p_kept: bool = True,
     problem: str | None = None,
+    tampering: Iterable[str] = (),
 ) -> InstanceReport:
     """The report for a patch that applied and whose tests ran.
 
     When the log cannot be trusted (``log_problem``), the fields SWE-bench writes are what it
     writes then -- ``patch_successfully_applied`` False, no ``tests_status`` -- and the
     report's ``log_problem`` says why. ``problem`` is a reason found by the caller (e.g. the
-    log disagrees with pytest's own record); it counts like one found here.
+    log disagrees with pytest's own record); it counts like one found here. ``tampering`` is
+    the evidence that the run was tampered with: any makes the report unresolved.
     """
     common: dict[str, Any] = {
         "patch_exists": True,
@@ -209,6 +217,14 @@ def graded_report(
         "dropped_files": list(dropped_files),
         "test_exit_code": test_exit_code,
     }
+    evidence = list(tampering)
+    if evidence:
+        return InstanceReport(
+            **common,
+            resolution=ResolvedStatus.NO,
+            log_problem=f"the test run was tampered with: {evidence[0]}",
+            tampering=evidence,
+        )
     problem = problem or log_problem(statuses, test_exit_code)
     if problem is not None:
         return InstanceReport(**common, resolution=ResolvedStatus.NO, log_problem=problem)

@@ -11,16 +11,12 @@ from collections.abc import Callable
 from pydantic import BaseModel, Field
 
 from agentenv.diffs import PatchFormatError
-from agentenv.grading.grader import (
-    HiddenTestsDoNotApply,
-    grade,
-    run_without_patch,
-    statuses_for_grading,
-    trust_problem,
-)
+from agentenv.grading.grader import grade, run_without_patch
+from agentenv.grading.hidden_run import HiddenTestsDoNotApply
 from agentenv.grading.guards import sanitize_patch
 from agentenv.grading.log_parsers import TestStatus
 from agentenv.grading.report import PASSING
+from agentenv.grading.trust import log_problem, statuses_for_grading, tampering_evidence, without_canary
 from agentenv.runtime.base import Runtime
 from agentenv.tasks.model import Task
 
@@ -81,17 +77,25 @@ def validate_task(
         except HiddenTestsDoNotApply as exc:
             reasons.append(f"the hidden test patch does not apply to the base commit: {exc}")
             break
-        problem = trust_problem(run, expected)
+        problem = log_problem(run, expected)
         if problem or run.timed_out:
             reasons.append(f"without the reference patch: {problem or 'the tests timed out'}")
-        befores.append(statuses_for_grading(run))
+        # The base code tampers with nothing: evidence here is a check of ours going wrong on
+        # this repository (or a repository that fights its own tests), and the task is unsound.
+        evidence = tampering_evidence(run, expected)
+        if evidence:
+            reasons.append("without the reference patch, the run looks tampered with: " + "; ".join(evidence))
+        befores.append(without_canary(run, statuses_for_grading(run)))
         graded = grade(task, task.patch, start_runtime, timeout=timeout)
         report = graded.report
         if not report.patch_successfully_applied and report.apply_failure:
             reasons.append(f"the reference patch does not apply: {report.apply_failure}")
             break
         if report.error or report.log_problem:
-            reasons.append(f"with the reference patch: {report.error or report.log_problem}")
+            detail = report.error or report.log_problem
+            if report.tampering:
+                detail = "the run looks tampered with: " + "; ".join(report.tampering)
+            reasons.append(f"with the reference patch: {detail}")
         afters.append(graded.statuses)
 
     before = befores[-1] if befores else {}

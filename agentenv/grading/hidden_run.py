@@ -1,0 +1,176 @@
+"""One run of the hidden tests in a grading runtime, and what was recorded of it.
+
+The test command runs under a supervisor (`run_supervisor.py`) that starts it as an
+unprivileged user where it can (Docker), gives pytest's results plugin
+(`pytest_results_plugin.py`) a key and a channel, verifies what comes back, and kills what the
+run leaves behind. The hidden test patch is applied first, then a canary test that must fail
+(`canary.py`) is put beside the hidden tests. `trust.py` reads the result.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from importlib import resources
+
+from agentenv.grading.canary import Canary, make_canary
+from agentenv.grading.log_parsers import TestStatus, get_parser
+from agentenv.runtime.base import Runtime
+from agentenv.runtime.shell import shell_word
+from agentenv.tasks.directives import hidden_test_command, test_directives
+from agentenv.tasks.model import Task
+
+# nobody:nogroup in Debian-based images; the run needs no account, only an id without rights.
+TEST_USER = "65534:65534"
+SETTINGS_FILE = "agentenv_run.json"  # read by the plugin, beside it
+
+
+class HiddenTestsDoNotApply(Exception):
+    """The task's test patch does not apply (after the agent's patch): a task or patch problem."""
+
+
+@dataclass
+class TestRun:
+    """One run of the test command, and what was recorded of it."""
+
+    __test__ = False
+
+    log: str
+    exit_code: int | None
+    timed_out: bool
+    statuses: dict[str, TestStatus]
+    # From pytest's results plugin: None when it was not used.
+    recorded: dict[str, TestStatus] | None = None
+    finished: bool = False
+    duration_s: float = 0.0
+    # What the recorder and the supervisor saw that honest code does not do.
+    evidence: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # The supervisor's account (exit code, forged lines, leftovers); None if it did not report.
+    supervisor: dict[str, object] | None = None
+    canary: str | None = None
+    command: str = ""
+
+
+@dataclass
+class RunContext:
+    """What the recorder needs to know about the patch (all repository-relative)."""
+
+    changed_files: list[str] = field(default_factory=list)
+    # Capabilities the base repository's own code already uses (frames, gc, trace, source):
+    # then the patch's code using them is not evidence of anything.
+    allowed: dict[str, bool] = field(default_factory=dict)
+
+
+def _apply_test_patch(task: Task, runtime: Runtime, workdir: str) -> None:
+    if task.test_patch.strip():
+        runtime.write_file(f"{workdir}/test.patch", task.test_patch.encode())
+        applied = runtime.run(
+            f"cd {shell_word(runtime.repo_dir)} && git apply --verbose {shell_word(workdir + '/test.patch')}", timeout=120
+        )
+        if applied.exit_code != 0:
+            raise HiddenTestsDoNotApply(applied.output.strip())
+
+
+def _supervisor_python(runtime: Runtime) -> str | None:
+    found = runtime.run("command -v python3 || command -v python", timeout=30)
+    path = found.output.strip().splitlines()[-1] if found.exit_code == 0 and found.output.strip() else ""
+    return path or None
+
+
+def run_hidden_tests(
+    task: Task,
+    runtime: Runtime,
+    workdir: str,
+    timeout: float,
+    context: RunContext | None = None,
+    *,
+    with_canary: bool = True,
+) -> TestRun:
+    """Apply the hidden tests, put the canary beside them, and run the test command supervised."""
+    context = context or RunContext()
+    _apply_test_patch(task, runtime, workdir)
+    repo = runtime.repo_dir
+    directives = test_directives(task)
+    use_recorder = task.log_parser == "pytest"
+    canary: Canary | None = make_canary(directives) if use_recorder and with_canary else None
+    if canary is not None:
+        runtime.write_file(f"{repo}/{canary.path}", canary.source.encode())
+    command = hidden_test_command(task, [canary.path] if canary else [])
+    python = _supervisor_python(runtime)
+    if python is None:  # an image without Python: the command runs as it is, unsupervised
+        result = runtime.run(f"( cd {shell_word(repo)} && {command} )", timeout=timeout)
+        run = TestRun(result.output, result.exit_code, result.timed_out, get_parser(task.log_parser)(result.output))
+        run.notes.append("the image has no Python: the run was not supervised or recorded")
+        run.duration_s, run.command = result.duration_s, command
+        return run
+
+    plugin = f"agentenv_results_{secrets.token_hex(4)}"
+    plugin_dir, results = f"{workdir}/plugin", f"{workdir}/results/results.jsonl"
+    source = resources.files("agentenv.grading")
+    runtime.write_file(f"{workdir}/run_supervisor.py", source.joinpath("run_supervisor.py").read_bytes())
+    arguments = [f"--results {shell_word(results)}", f"--repo {shell_word(repo)}"]
+    if use_recorder:
+        runtime.write_file(f"{plugin_dir}/{plugin}.py", source.joinpath("pytest_results_plugin.py").read_bytes())
+        settings = {
+            "repo": repo,
+            "changed_files": [f"{repo}/{path}" for path in context.changed_files],
+            "test_files": [f"{repo}/{path}" for path in [*directives, *task.hidden_tests]],
+            "private_dirs": [f"{workdir}/results"],
+            "allowed": context.allowed,
+        }
+        runtime.write_file(f"{plugin_dir}/{SETTINGS_FILE}", json.dumps(settings).encode())
+        arguments += [f"--plugin {plugin}", f"--plugin-dir {shell_word(plugin_dir)}"]
+    prepare = f"mkdir -p -m 700 {shell_word(workdir + '/results')}"
+    if runtime.kind == "docker":
+        # The tests run as a user who owns the repository and a home, and nothing else.
+        home = f"{workdir}/home"
+        prepare += f" && mkdir -p {shell_word(home)} && chown -R {TEST_USER} {shell_word(repo)} {shell_word(home)}"
+        arguments += [f"--user {TEST_USER}", f"--home {shell_word(home)}"]
+    prepared = runtime.run(prepare, timeout=300)
+    if prepared.exit_code != 0:
+        raise OSError(f"could not prepare the grading runtime: {prepared.output.strip()[-500:]}")
+    result = runtime.run(
+        f"cd {shell_word(repo)} && {shell_word(python)} -I -S {shell_word(workdir + '/run_supervisor.py')} "
+        f"{' '.join(arguments)} -- {shell_word(command)}",
+        timeout=timeout,
+    )
+    run = TestRun(
+        log=result.output,
+        exit_code=result.exit_code,
+        timed_out=result.timed_out,
+        statuses=get_parser(task.log_parser)(result.output),
+        duration_s=result.duration_s,
+        canary=canary.test_id if canary else None,
+        command=command,
+    )
+    _read_results(runtime, results, run, use_recorder)
+    return run
+
+
+def _read_results(runtime: Runtime, path: str, run: TestRun, use_recorder: bool) -> None:
+    try:
+        text = runtime.read_file(path).decode("utf-8", errors="replace")
+    except (OSError, ValueError):
+        text = ""
+    if use_recorder:
+        run.recorded = {}
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        kind, fields = record.get("kind"), record.get("fields") or []
+        if kind == "supervisor":
+            run.supervisor = record.get("account")
+        elif kind == "test" and len(fields) == 2 and fields[1] in TestStatus.__members__ and run.recorded is not None:
+            run.recorded[fields[0]] = TestStatus(fields[1])
+        elif kind == "finished":
+            run.finished = True
+        elif kind == "evidence" and fields:
+            run.evidence.append(fields[0])
+        elif kind == "note" and fields:
+            run.notes.append(fields[0])
