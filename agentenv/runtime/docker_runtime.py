@@ -13,6 +13,7 @@ from docker.models.containers import Container
 
 from agentenv.runtime.base import CommandResult, RuntimeUnavailable
 from agentenv.runtime.engine import docker_client, with_engine
+from agentenv.runtime.network import network_mode, say_what_it_reaches
 from agentenv.runtime.sandbox import ContainerLimits
 from agentenv.runtime.shell import BASH_ARGV, SHELL_ENV, ShellSession
 from agentenv.runtime.shell_files import read_via_shell, write_via_shell
@@ -144,7 +145,9 @@ class DockerRuntime:
 
     @with_engine("starting a container")
     def _start_container(self, labels: dict[str, str]) -> Container:
+        """Create and start the sandboxed container (`sandbox`, `network`)."""
         all_labels = {**owner_labels(), "agentenv.created": f"{time.time():.0f}", **labels}
+        mode, network = network_mode(self._client, self.limits.network, {MANAGED_LABEL: "1"})
         try:
             # create + start, not run: run() would try to pull a missing image from a registry.
             container = self._client.containers.create(
@@ -154,13 +157,14 @@ class DockerRuntime:
                 init=True,
                 labels=all_labels,
                 working_dir=self.repo_dir,
-                security_opt=["no-new-privileges"],
-                **self.limits.run_kwargs(),
+                **self.limits.run_kwargs(network_mode=mode),
             )
         except docker.errors.ImageNotFound as exc:
             raise RuntimeUnavailable(f"image {self.image!r} is not on this engine") from exc
         try:
             container.start()
+            if network is not None:
+                say_what_it_reaches(container, network)
         except BaseException:
             container.remove(force=True)
             raise
