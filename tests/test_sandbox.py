@@ -239,7 +239,8 @@ def test_counters_read_inside_the_container_agree_with_the_hosts_files(base_imag
         assert host.oom_kills == inside.oom_kills == 1
         assert host.forks_refused is not None and host.forks_refused >= 1
         assert inside.forks_refused == host.forks_refused
-        assert inside.processes is not None and host.processes is not None
+        assert on_host.processes() is not None and InsideContainer(runtime.container).processes()
+        on_host.close()
     finally:
         runtime.close()
 

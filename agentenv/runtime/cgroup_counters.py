@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,7 +28,6 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 class Counters:
     oom_kills: int | None  # None: this kernel or engine does not say
     forks_refused: int | None
-    processes: int | None  # processes (and threads) in the container now
 
 
 class CounterSource(Protocol):
@@ -36,18 +36,22 @@ class CounterSource(Protocol):
 
     def read(self) -> Counters: ...
 
+    def processes(self) -> int | None:
+        """The processes (and threads) in the container now."""
+        ...
 
-def _key(text: str, key: str) -> int | None:
-    for line in text.splitlines():
+    def close(self) -> None: ...
+
+
+def _key(text: str | None, key: str) -> int | None:
+    for line in (text or "").splitlines():
         name, _, value = line.partition(" ")
         if name == key and value.strip().isdigit():
             return int(value)
     return None
 
 
-def _read(path: str | None) -> str | None:
-    if path is None:
-        return None
+def _read(path: str) -> str | None:
     try:
         with open(path, "rb") as handle:
             return handle.read().decode()
@@ -55,16 +59,42 @@ def _read(path: str | None) -> str | None:
         return None
 
 
+def _open(path: str | None) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC) if path else None
+    except OSError:
+        return None
+
+
+def _pread(fd: int | None) -> str | None:
+    # A cgroup file read again from offset 0 is made anew: ~4 us, where open+read+close
+    # costs ~40 us on these machines.
+    try:
+        return os.pread(fd, 4096, 0).decode() if fd is not None else None
+    except OSError:
+        return None
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 class HostFiles:
-    """The container's cgroup files, read on the engine's host."""
+    """The container's cgroup files, read on the engine's host (kept open: read every command)."""
 
     cheap = True
 
     def __init__(self, memory_events: str | None, memory_key: str, pids_dir: str | None) -> None:
-        self._memory_events = memory_events
         self._memory_key = memory_key
-        self._pids_events = f"{pids_dir}/pids.events" if pids_dir else None
+        self._memory_fd = _open(memory_events)
+        self._pids_fd = _open(f"{pids_dir}/pids.events" if pids_dir else None)
         self._pids_current = f"{pids_dir}/pids.current" if pids_dir else None
+        fds = [fd for fd in (self._memory_fd, self._pids_fd) if fd is not None]
+        self._finalizer = weakref.finalize(self, _close_all, fds)
 
     @classmethod
     def locate(cls, container: Container) -> HostFiles | None:
@@ -85,30 +115,34 @@ class HostFiles:
                 unified = path
             for controller in controllers.split(","):
                 v1[controller] = path
-        memory: tuple[str, str] | None = None
+        memory: str | None = None
         pids_dir: str | None = None
         if "memory" in v1:
-            memory = (f"{CGROUP_ROOT}/memory{v1['memory']}/memory.oom_control", "oom_kill")
+            memory = f"{CGROUP_ROOT}/memory{v1['memory']}/memory.oom_control"
         elif unified is not None and os.path.exists(f"{CGROUP_ROOT}{unified}/memory.events"):
-            memory = (f"{CGROUP_ROOT}{unified}/memory.events", "oom_kill")
+            memory = f"{CGROUP_ROOT}{unified}/memory.events"
         if "pids" in v1:
             pids_dir = f"{CGROUP_ROOT}/pids{v1['pids']}"
         elif unified is not None and os.path.exists(f"{CGROUP_ROOT}{unified}/pids.events"):
             pids_dir = f"{CGROUP_ROOT}{unified}"
-        found = cls(memory[0] if memory else None, memory[1] if memory else "", pids_dir)
-        if _read(found._memory_events) is None and _read(found._pids_events) is None:
+        found = cls(memory, "oom_kill", pids_dir)
+        if found._memory_fd is None and found._pids_fd is None:
+            found.close()
             return None
         return found
 
     def read(self) -> Counters:
-        memory = _read(self._memory_events)
-        pids = _read(self._pids_events)
-        current = _read(self._pids_current)
         return Counters(
-            oom_kills=_key(memory, self._memory_key) if memory else None,
-            forks_refused=_key(pids, "max") if pids else None,
-            processes=int(current) if current and current.strip().isdigit() else None,
+            oom_kills=_key(_pread(self._memory_fd), self._memory_key),
+            forks_refused=_key(_pread(self._pids_fd), "max"),
         )
+
+    def processes(self) -> int | None:
+        current = _read(self._pids_current) if self._pids_current else None
+        return int(current) if current and current.strip().isdigit() else None
+
+    def close(self) -> None:
+        self._finalizer()
 
 
 # Inside the container its own cgroup is at the root of /sys/fs/cgroup (v1: per controller;
@@ -136,18 +170,25 @@ class InsideContainer:
     def __init__(self, container: Container) -> None:
         self._container = container
 
-    def read(self) -> Counters:
+    def _exec(self) -> str:
         try:
             code, output = self._container.exec_run(["sh", "-c", _INSIDE_SCRIPT])
         except (docker.errors.DockerException, requests.exceptions.RequestException):
             log.debug("could not read the container's cgroup counters", exc_info=True)
-            return Counters(None, None, None)
-        text = output.decode(errors="replace") if code == 0 else ""
+            return ""
+        return output.decode(errors="replace") if code == 0 else ""
+
+    def read(self) -> Counters:
+        text = self._exec()
         return Counters(
-            oom_kills=_key(text, "memory_oom_kill"),
-            forks_refused=_key(text, "pids_max"),
-            processes=_key(text, "processes"),
+            oom_kills=_key(text, "memory_oom_kill"), forks_refused=_key(text, "pids_max")
         )
+
+    def processes(self) -> int | None:
+        return _key(self._exec(), "processes")
+
+    def close(self) -> None:
+        pass
 
 
 def counter_source(container: Container) -> CounterSource:

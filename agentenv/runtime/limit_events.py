@@ -93,7 +93,8 @@ class LimitEvents:
         return f"A process was killed: {limit}."
 
     def _still_at_process_limit(self, now: Counters) -> bool:
-        if now.processes is not None and now.processes >= _LIVE_SHARE * self._limits.pids:
+        processes = self._source.processes()
+        if processes is not None and processes >= _LIVE_SHARE * self._limits.pids:
             return True
         time.sleep(_LIVE_RECHECK_S)
         later = self._source.read()
@@ -103,11 +104,13 @@ class LimitEvents:
     def _stop_everything(self, session: ShellSession, cwd: str) -> str:
         """Restart the container (every process ends), start a shell, go back to `cwd`."""
         session.close(kill=False)
-        with_engine("stopping the processes of a container")(self._container.kill)()
-        with_engine("starting a container again")(self._container.start)()
+        # SIGKILL to the container's init at once (timeout 0), then a start: works whether
+        # or not the container is still running.
+        with_engine("restarting a container")(self._container.restart)(timeout=0)
         session.start()
         back = session.run_line(f"cd {shell_word(cwd)}", 10.0)
         # The container's cgroup was made anew: so were its counters.
+        self._source.close()
         self._source = counter_source(self._container)
         self._last = self._source.read()
         log.warning(

@@ -26,6 +26,8 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
+from agentenv.runtime.engine import is_transient
+
 log = logging.getLogger(__name__)
 
 EPISODE_NETWORK = "agentenv-episodes"
@@ -56,8 +58,7 @@ class Reach:
 
 
 _lock = threading.Lock()
-_networks: dict[int, EpisodeNetwork] = {}  # per client, so one engine is asked once
-_reach: dict[str, Reach] = {}  # per network id
+_reach: dict[str, Reach] = {}  # per network id: measured once per process
 
 
 def network_mode(
@@ -72,6 +73,8 @@ def network_mode(
     try:
         network = episode_network(client, labels)
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        if is_transient(exc):
+            raise  # the caller retries the whole start
         warnings.warn(
             f"limits.network: the engine cannot create a network for episodes ({exc}); this "
             "episode runs with no network: it reaches nothing, neither the internet nor the host.",
@@ -83,32 +86,31 @@ def network_mode(
 
 
 def episode_network(client: docker.DockerClient, labels: dict[str, str]) -> EpisodeNetwork:
-    """The bridge network episodes share, created the first time one needs it."""
+    """The bridge network episodes share, created the first time one needs it.
+
+    Looked up for every container (two quick calls): a network removed meanwhile (`docker
+    network prune` between runs) is made again rather than named in a failing create.
+    """
     with _lock:
-        known = _networks.get(id(client))
-        if known is not None:
-            return known
+        found = _find(client)
+        if found is not None:
+            return found
+        try:
+            client.networks.create(
+                EPISODE_NETWORK,
+                driver="bridge",
+                check_duplicate=True,
+                labels=labels,
+                # Containers of different episodes must not talk to each other; only an
+                # engine with iptables enforces it (the warning says which one this is).
+                options={"com.docker.network.bridge.enable_icc": "false"},
+            )
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: another process created it first
+                raise
         found = _find(client)
         if found is None:
-            try:
-                client.networks.create(
-                    EPISODE_NETWORK,
-                    driver="bridge",
-                    check_duplicate=True,
-                    labels=labels,
-                    # Containers of different episodes must not talk to each other; only an
-                    # engine with iptables enforces it (the warning says which one this is).
-                    options={"com.docker.network.bridge.enable_icc": "false"},
-                )
-            except docker.errors.APIError as exc:
-                if exc.status_code != 409:  # 409: another process created it first
-                    raise
-            found = _find(client)
-            if found is None:
-                raise docker.errors.NotFound(
-                    f"network {EPISODE_NETWORK} vanished after it was created"
-                )
-        _networks[id(client)] = found
+            raise docker.errors.NotFound(f"network {EPISODE_NETWORK} vanished after it was created")
         return found
 
 
