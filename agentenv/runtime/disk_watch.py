@@ -7,11 +7,11 @@ overlay2 on ext4 (these machines) cannot bound a container's layer: Docker's
   the kernel at once (the writer gets SIGXFSZ, or EFBIG if it ignores it);
 - the total is watched: one thread per process asks the engine for the size of its
   containers' writable layers (`SizeRw`, which the engine computes by walking them) and stops
-  what writes in a container past its limit. The walk costs about 8 us per file in the layer;
-  the thread waits 20 times as long as the last measurement took (between `MIN_INTERVAL_S`
-  and `MAX_INTERVAL_S`), so it takes ~5% of a core at most unless the layers hold so many
-  files that one measurement takes over 0.5 s; a container can overshoot its limit by what it
-  writes in one interval.
+  what writes in a container past its limit. The walk costs ~15 us per file in a layer here
+  (3,000 files: 44 ms; 16 fresh containers: 11 ms); the thread waits 20 times as long as the
+  last measurement took (between `MIN_INTERVAL_S` and `MAX_INTERVAL_S`), so it takes ~5% of a
+  core at most unless the layers hold so many files that one measurement takes over 0.5 s. A
+  container can overshoot its limit by what it writes in one interval.
 
 Stopping is done from inside the container with signals, as a terminal would: first Ctrl-C
 for what each shell runs in the foreground and SIGKILL for every other process the agent

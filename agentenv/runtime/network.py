@@ -6,11 +6,12 @@ once per process and says it, as a `SandboxNetworkWarning`, whenever such a cont
 Measured here (dockerd --bridge=none --iptables=false, as scripts/start-docker-engine.sh starts
 it): a user-defined bridge network can be created; a container on it cannot reach the host's
 127.0.0.1, can reach the host's services that listen on all addresses (through the gateway and
-the host's own addresses) and the containers of other networks (the engine routes between its
-bridges and filters nothing without iptables); it cannot reach the internet, and name lookups
-hang for 20 s (nothing masquerades the network's addresses). An engine with iptables adds the
-internet (masquerading) and keeps containers of one network from each other (`enable_icc`).
-With `network: false` a container has a loopback interface and nothing else.
+the host's own addresses) and other containers, on its network or another (the host routes
+between the bridges and, without iptables, filters nothing); it cannot reach the internet, and
+name lookups hang 10-20 s before failing (nothing masquerades the network's addresses). An
+engine with iptables adds the internet (masquerading) and keeps containers apart
+(`enable_icc=false`, other networks). With `network: false` a container has a loopback
+interface and nothing else.
 """
 
 from __future__ import annotations
@@ -154,8 +155,8 @@ def describe(network: EpisodeNetwork, reach: Reach) -> str:
         internet = f"it reaches the internet ({reach.probe} answered)"
     else:
         internet = (
-            f"it cannot reach the internet ({reach.probe} did not answer: an engine without "
-            "iptables, as scripts/start-docker-engine.sh starts it, routes nothing out)"
+            f"it cannot reach the internet ({reach.probe} did not answer; an engine started "
+            "without iptables, as scripts/start-docker-engine.sh does, routes no network out)"
         )
     if reach.names_resolve is False:
         internet += f", and names do not resolve (a lookup of {PROBE_HOST} failed or hung)"
