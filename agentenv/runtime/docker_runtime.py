@@ -13,6 +13,8 @@ from docker.models.containers import Container
 
 from agentenv.runtime.base import CommandResult, RuntimeUnavailable
 from agentenv.runtime.engine import docker_client, with_engine
+from agentenv.runtime.limit_events import LimitEvents
+from agentenv.runtime.network import network_mode, say_what_it_reaches
 from agentenv.runtime.sandbox import ContainerLimits
 from agentenv.runtime.shell import BASH_ARGV, SHELL_ENV, ShellSession
 from agentenv.runtime.shell_files import read_via_shell, write_via_shell
@@ -144,7 +146,10 @@ class DockerRuntime:
 
     @with_engine("starting a container")
     def _start_container(self, labels: dict[str, str]) -> Container:
+        """Create and start the sandboxed container (`sandbox`, `network`), and watch its
+        limits (`limit_events`)."""
         all_labels = {**owner_labels(), "agentenv.created": f"{time.time():.0f}", **labels}
+        mode, network = network_mode(self._client, self.limits.network, {MANAGED_LABEL: "1"})
         try:
             # create + start, not run: run() would try to pull a missing image from a registry.
             container = self._client.containers.create(
@@ -154,13 +159,15 @@ class DockerRuntime:
                 init=True,
                 labels=all_labels,
                 working_dir=self.repo_dir,
-                security_opt=["no-new-privileges"],
-                **self.limits.run_kwargs(),
+                **self.limits.run_kwargs(network_mode=mode),
             )
         except docker.errors.ImageNotFound as exc:
             raise RuntimeUnavailable(f"image {self.image!r} is not on this engine") from exc
         try:
             container.start()
+            if network is not None:
+                say_what_it_reaches(container, network)
+            self._limit_events = LimitEvents(self._client, container, self.limits)
         except BaseException:
             container.remove(force=True)
             raise
@@ -171,7 +178,8 @@ class DockerRuntime:
         return self._session.cwd
 
     def run(self, command: str, timeout: float | None = None) -> CommandResult:
-        return self._session.run(command, timeout or self.default_timeout)
+        result = self._session.run(command, timeout or self.default_timeout)
+        return self._limit_events.observe(result, self._session)
 
     def read_file(self, path: str) -> bytes:
         return read_via_shell(self._session, path)
