@@ -14,6 +14,7 @@ import yaml
 from agentenv.env.provision import RuntimeSettings, provision
 from agentenv.grading.grader import grade
 from agentenv.synth.problem import bug_report
+from agentenv.tasks.directives import hidden_test_command
 from agentenv.tasks.loader import load_tasks
 
 from .conftest import REPO_ROOT
@@ -52,8 +53,16 @@ def test_synth_makes_valid_tasks_from_a_real_package(base_image, tmp_path: Path)
             assert runtime.run("git log --oneline | wc -l").output.strip() == "1"
         finally:
             runtime.close()
-        assert grade(task, task.patch, provisioned.start).report.resolved
+        fixed = grade(task, task.patch, provisioned.start)
+        assert fixed.report.resolved
         assert not grade(task, "", provisioned.start).report.resolved
+        # The test command names no folder: the hidden run names the hidden file (the
+        # directives), and PASS_TO_PASS is every other test of it that passes without the bug.
+        assert task.test_cmd == "python -m pytest -rA -p no:cacheprovider -o addopts=''"
+        assert hidden_test_command(task) == task.test_cmd + " test_inflection.py"
+        passing = {t for t, s in fixed.statuses.items() if s in ("PASSED", "XFAIL")}
+        assert set(task.PASS_TO_PASS) == passing - set(task.FAIL_TO_PASS)
+        assert len(task.PASS_TO_PASS) > 25  # not a sample
 
 
 def test_bug_reports_are_written_from_the_failing_output() -> None:
