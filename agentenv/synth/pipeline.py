@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field
 
+from agentenv.diffs import is_test_path
 from agentenv.env.provision import RuntimeSettings, provision
 from agentenv.grading.log_parsers import TestStatus, parse_pytest_log
 from agentenv.grading.validate import validate_task
@@ -94,15 +95,16 @@ def discover_tests(tree: Path) -> list[str]:
 
 
 def source_files(tree: Path) -> list[str]:
-    """The package's own modules: not its tests, docs, examples or build scripts."""
-    skip_dirs = {*TEST_DIRS, "docs", "doc", "examples", "example", "benchmarks", "scripts", "tools", "build"}
+    """The package's own modules: not its tests (by `is_test_path`: a package's own `testing/`
+    or `test/` module is library code), docs, examples or build scripts."""
+    skip_dirs = {"docs", "doc", "examples", "example", "benchmarks", "scripts", "tools", "build"}
     files = []
     for path in sorted(tree.rglob("*.py")):
         relative = path.relative_to(tree)
         parts = relative.parts
         if any(p in skip_dirs or p.startswith(".") for p in parts[:-1]) or relative.name in NOT_SOURCE:
             continue
-        if relative.name.startswith("test_") or relative.name.endswith("_test.py"):
+        if is_test_path(relative.as_posix()):
             continue
         files.append(str(relative))
     return files
