@@ -299,5 +299,6 @@ def get_parser(name: str) -> LogParser:
         return PARSERS[name]
     except KeyError:
         raise KeyError(
-            f"unknown log parser {name!r}; known parsers: {', '.join(sorted(PARSERS))}"
+            f"unknown log parser {name!r}; known parsers: {', '.join(sorted(PARSERS))}, "
+            f"and {SWEBENCH_PREFIX}<owner/name> (the swebench package's parser for a repository)"
         ) from None
