@@ -10,10 +10,11 @@ instance as SWE-bench publishes it (`tests/fixtures/swebench/instances.jsonl`):
   requirements/dev.txt, the pinned packages (Werkzeug 2.3.7), `pytest -rA` on the test patch's
   file. Flask 2.2.3, the release before the base commit, fails 45 of the 59 PASS_TO_PASS tests
   under that Werkzeug (its DeprecationWarnings are errors in Flask's pytest settings);
-- django__django-15781 (django 4.2, SWE-bench Lite) on Django 4.0.5, with the task's own
-  install (`pip install -e .`: the spec's tests/requirements/py3.txt needs pylibmc and other
-  native builds), Django's runner on the test modules in Django's dotted form, and swebench's
-  Django log parser.
+- django__django-15781 (django 4.2, SWE-bench Lite) on Django 4.0.5, the release before its
+  base commit, with the task's own install (`pip install -e .`: with the spec's
+  tests/requirements/py3.txt the build stops at pywatchman, which needs a C compiler that
+  agentenv's base image lacks and SWE-bench's has), Django's runner on the test modules in
+  Django's dotted form, and swebench's Django log parser.
 """
 
 from __future__ import annotations
