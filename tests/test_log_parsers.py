@@ -297,8 +297,10 @@ def test_unittest_single_cases(log: str, expected: dict[str, TestStatus]) -> Non
 def test_parsers_are_found_by_name() -> None:
     assert get_parser("pytest") is parse_pytest_log
     assert get_parser("unittest") is parse_unittest_log
-    with pytest.raises(KeyError, match="known parsers: pytest, unittest"):
+    with pytest.raises(KeyError, match=r"known parsers: pytest, pytest_options, unittest, and swebench:<owner/name>"):
         get_parser("nose")
+    with pytest.raises(KeyError, match="the swebench package has no log parser for 'someone/elsewhere'"):
+        get_parser("swebench:someone/elsewhere")
 
 
 def test_register_parser_adds_one(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -140,3 +140,74 @@ def test_parametrized_ids_survive(logs: dict[str, str]) -> None:
     assert statuses[f"{prefix}::test_param[sp ace]"] == TestStatus.FAILED
     assert statuses[f"{prefix}::test_param[end]]"] == TestStatus.PASSED
     assert statuses[f"{prefix}::TestGroup::test_each[1]"] == TestStatus.FAILED
+
+
+PATH_PARAMS = '''
+import os
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.mark.parametrize("path", [os.path.join(HERE, "data", "a.dcm"), "//net/share", "rel/b.dcm"])
+def test_reads(path):
+    assert not path.endswith("b.dcm")
+'''
+
+
+def test_requests_pylint_and_pydicom_ids_are_named_as_swebench_names_them(tmp_path) -> None:
+    # SWE-bench's parser for these repositories keeps only the file name of an absolute path
+    # parameter: its FAIL_TO_PASS/PASS_TO_PASS ids do not hold the machine's folders.
+    from swebench.harness.log_parsers import MAP_REPO_TO_PARSER
+
+    from agentenv.grading.log_parsers import get_parser
+
+    (tmp_path / "test_paths.py").write_text(PATH_PARAMS)
+    log = subprocess.run(
+        [sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", "test_paths.py"], capture_output=True, text=True, cwd=tmp_path
+    ).stdout
+    ours = {test: status.value for test, status in get_parser("pytest_options")(log).items()}
+    for repo in ("psf/requests", "pylint-dev/pylint", "pydicom/pydicom"):
+        theirs = {test: str(getattr(s, "value", s)) for test, s in MAP_REPO_TO_PARSER[repo](log, None).items()}
+        assert ours == theirs, repo
+    assert ours == {
+        "test_paths.py::test_reads[/a.dcm]": "PASSED",
+        "test_paths.py::test_reads[//net/share]": "PASSED",
+        "test_paths.py::test_reads[rel/b.dcm]": "FAILED",
+    }
+
+
+DJANGO_STYLE = '''
+import unittest
+
+
+class CommandTests(unittest.TestCase):
+    def test_plain(self):
+        pass
+
+    def test_documented(self):
+        """A first docstring line names the test in verbose output."""
+        self.fail("no")
+
+    @unittest.skip("not here")
+    def test_skipped(self):
+        pass
+'''
+
+
+def test_django_ids_from_this_python_match_swebenchs_ids(tmp_path) -> None:
+    # SWE-bench collected Django's ids under Python 3.9 ("test_x (mod.Class)"); Python 3.11
+    # prints "test_x (mod.Class.test_x)". Django's runner prints what unittest prints.
+    from agentenv.grading.log_parsers import get_parser
+
+    (tmp_path / "user_commands.py").write_text(DJANGO_STYLE)
+    log = subprocess.run([sys.executable, "-m", "unittest", "-v", "user_commands"], capture_output=True, text=True, cwd=tmp_path).stderr
+    assert "test_plain (user_commands.CommandTests.test_plain) ... ok" in log  # this Python's form
+    statuses = {test: status.value for test, status in get_parser("swebench:django/django")(log).items()}
+    assert statuses == {
+        "test_plain (user_commands.CommandTests)": "PASSED",
+        "A first docstring line names the test in verbose output.": "FAILED",
+        "test_skipped (user_commands.CommandTests)": "SKIPPED",
+        # SWE-bench's parser also takes the name after "FAIL:" in the report block.
+        "test_documented": "FAILED",
+    }

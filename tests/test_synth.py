@@ -14,6 +14,7 @@ import yaml
 from agentenv.env.provision import RuntimeSettings, provision
 from agentenv.grading.grader import grade
 from agentenv.synth.problem import bug_report
+from agentenv.tasks.directives import hidden_test_command
 from agentenv.tasks.loader import load_tasks
 
 from .conftest import REPO_ROOT
@@ -52,8 +53,16 @@ def test_synth_makes_valid_tasks_from_a_real_package(base_image, tmp_path: Path)
             assert runtime.run("git log --oneline | wc -l").output.strip() == "1"
         finally:
             runtime.close()
-        assert grade(task, task.patch, provisioned.start).report.resolved
+        fixed = grade(task, task.patch, provisioned.start)
+        assert fixed.report.resolved
         assert not grade(task, "", provisioned.start).report.resolved
+        # The test command names no folder: the hidden run names the hidden file (the
+        # directives), and PASS_TO_PASS is every other test of it that passes without the bug.
+        assert task.test_cmd == "python -m pytest -rA -p no:cacheprovider -o addopts=''"
+        assert hidden_test_command(task) == task.test_cmd + " test_inflection.py"
+        passing = {t for t, s in fixed.statuses.items() if s in ("PASSED", "XFAIL")}
+        assert set(task.PASS_TO_PASS) == passing - set(task.FAIL_TO_PASS)
+        assert len(task.PASS_TO_PASS) > 25  # not a sample
 
 
 def test_bug_reports_are_written_from_the_failing_output() -> None:
@@ -178,3 +187,37 @@ def test_a_damaged_cached_sdist_is_named_with_what_to_do(tmp_path: Path) -> None
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "agentenv-absent-pkg-2.0.tar.gz: the cached sdist cannot be unpacked" in done.stderr
     assert "delete it to fetch it again" in done.stderr
+
+
+SHIPPED = REPO_ROOT / "tasks" / "synth"
+
+
+def test_the_shipped_set_runs_its_hidden_files_and_keeps_all_their_passing_tests() -> None:
+    from agentenv.synth.pipeline import DEFAULT_TEST_CMD
+    from agentenv.tasks.catalog import read_manifest, validation_status
+
+    tasks = load_tasks(SHIPPED, hidden_test_patches=False)
+    manifest = read_manifest(SHIPPED)
+    assert len(tasks) == 36
+    for task in tasks:
+        # No test folder in the command: the hidden run names the hidden files only.
+        assert task.test_cmd == DEFAULT_TEST_CMD, task.instance_id
+        assert hidden_test_command(task) == DEFAULT_TEST_CMD + " " + " ".join(task.hidden_tests)
+        assert {t.split("::")[0] for t in task.FAIL_TO_PASS + task.PASS_TO_PASS} <= set(task.hidden_tests)
+        # Validated as it is now (the record's digest matches the task).
+        assert validation_status(task, manifest.validation.get(task.instance_id)).startswith("yes ("), task.instance_id
+    for source in manifest.sources:
+        assert source["test_cmd"] == DEFAULT_TEST_CMD and source["pass_to_pass"] == "every baseline-passing test of the hidden test files"
+
+
+def test_a_packages_own_testing_module_is_source_its_tests_are_not(tmp_path: Path) -> None:
+    from agentenv.synth.pipeline import source_files
+
+    for relative in (
+        "pkg/__init__.py", "pkg/testing/helpers.py", "pkg/tests/test_a.py", "pkg/tests/util.py",
+        "tests/test_b.py", "testing/conftest.py", "docs/conf.py", "setup.py", "pkg/core_test.py",
+    ):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("x = 1\n")
+    # numpy.testing, django.test: library code other projects test with, where a bug can be.
+    assert source_files(tmp_path) == ["pkg/__init__.py", "pkg/testing/helpers.py"]

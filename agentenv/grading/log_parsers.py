@@ -213,11 +213,77 @@ def _unittest_status(text: str) -> TestStatus | None:
     return _UNITTEST_WORDS.get(text)
 
 
+# ---------------------------------------------------------------------------- SWE-bench's ids
+
+# "test_x[/abs/path/to/data.dcm-data0]": SWE-bench's parser for requests, pylint and pydicom
+# (parse_log_pytest_options) keeps only the last part of a parameter that is an absolute path,
+# so that ids do not depend on where the repository was; its FAIL_TO_PASS/PASS_TO_PASS use them.
+_OPTION = re.compile(r"(.*?)\[(.*)\]")
+
+
+def swebench_option_id(test: str) -> str:
+    """A pytest id as SWE-bench's parse_log_pytest_options names it."""
+    match = _OPTION.search(test)
+    if match is None:
+        return test
+    main, option = match.groups()
+    if option.startswith("/") and not option.startswith("//") and "*" not in option:
+        option = "/" + option.split("/")[-1]
+    return f"{main}[{option}]"
+
+
+def parse_pytest_options_log(log: str) -> dict[str, TestStatus]:
+    """`parse_pytest_log`, with ids named as SWE-bench's parse_log_pytest_options names them."""
+    statuses: dict[str, TestStatus] = {}
+    for test, status in parse_pytest_log(log).items():
+        _record(statuses, swebench_option_id(test), status)
+    return statuses
+
+
+# "swebench:<owner/name>": the log parser that the swebench package registers for that
+# repository (Django's, sympy's, ...), for logs that pytest's parser cannot read.
+SWEBENCH_PREFIX = "swebench:"
+
+
+# Python 3.11's unittest names a test "test_x (pkg.mod.Class.test_x)"; older ones, under which
+# SWE-bench collected its Django ids, "test_x (pkg.mod.Class)".
+_UNITTEST_311_ID = re.compile(r"^(\w+) \(([\w.]+)\.\1\)$")
+
+
+def swebench_unittest_id(test: str) -> str:
+    """A unittest id in the form SWE-bench's Django ids have, whatever Python printed it."""
+    return _UNITTEST_311_ID.sub(r"\1 (\2)", test)
+
+
+def swebench_parser(repo: str) -> LogParser:
+    """swebench's own parser for `repo`, with its statuses as agentenv's (KeyError if none)."""
+    try:
+        from swebench.harness.log_parsers import MAP_REPO_TO_PARSER
+    except ImportError:
+        raise KeyError(
+            f"log parser {SWEBENCH_PREFIX}{repo} needs the swebench package with its parsers: "
+            "pip install 'agentenv[swebench]'"
+        ) from None
+    if repo not in MAP_REPO_TO_PARSER:
+        raise KeyError(f"the swebench package has no log parser for {repo!r}")
+    parse = MAP_REPO_TO_PARSER[repo]
+
+    def parse_with_swebench(log: str) -> dict[str, TestStatus]:
+        statuses: dict[str, TestStatus] = {}
+        # swebench's parsers take the instance's TestSpec; its Python ones do not read it.
+        for test, status in parse(strip_ansi(log), None).items():
+            _record(statuses, swebench_unittest_id(test), TestStatus(getattr(status, "value", status)))
+        return statuses
+
+    return parse_with_swebench
+
+
 # ---------------------------------------------------------------------------- registry
 
 PARSERS: dict[str, LogParser] = {
     "pytest": parse_pytest_log,
     "unittest": parse_unittest_log,
+    "pytest_options": parse_pytest_options_log,
 }
 
 
@@ -227,9 +293,12 @@ def register_parser(name: str, parser: LogParser) -> None:
 
 
 def get_parser(name: str) -> LogParser:
+    if name not in PARSERS and name.startswith(SWEBENCH_PREFIX):
+        return swebench_parser(name[len(SWEBENCH_PREFIX) :])
     try:
         return PARSERS[name]
     except KeyError:
         raise KeyError(
-            f"unknown log parser {name!r}; known parsers: {', '.join(sorted(PARSERS))}"
+            f"unknown log parser {name!r}; known parsers: {', '.join(sorted(PARSERS))}, "
+            f"and {SWEBENCH_PREFIX}<owner/name> (the swebench package's parser for a repository)"
         ) from None

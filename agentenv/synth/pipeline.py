@@ -6,8 +6,9 @@ in that environment. A mutation is kept when some tests fail and the rest of the
 passes (no collection error, not most of the suite). Each kept mutation becomes a task:
 - its base tree is the sdist with the bug (`base_patch`) and without the test files of the
   failing tests (`hidden_tests`: they come back only when grading, as the test patch);
-- its reference `patch` undoes the bug; FAIL_TO_PASS are the failing tests, PASS_TO_PASS a
-  sample of the others;
+- its reference `patch` undoes the bug; FAIL_TO_PASS are the failing tests, PASS_TO_PASS every
+  other baseline-passing test of the hidden test files (the files the hidden test run names:
+  SWE-bench's directives), not a sample;
 - its problem statement is written from the failing tests' output (see `problem`).
 Every task is then validated; only valid ones are written.
 """
@@ -17,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import random
 import re
 import subprocess
 import tempfile
@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field
 
+from agentenv.diffs import is_test_path
 from agentenv.env.provision import RuntimeSettings, provision
 from agentenv.grading.log_parsers import TestStatus, parse_pytest_log
 from agentenv.grading.validate import validate_task
@@ -40,6 +41,11 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 _PASSING = {TestStatus.PASSED, TestStatus.XFAIL}
 TEST_DIRS = ("tests", "test", "testing")
+# The tasks' test command: pytest with the package's own addopts switched off (they often name
+# plugins, such as coverage, that the suite does not need). It names no folder: the hidden test
+# run appends the task's test directives (the hidden test files).
+DEFAULT_TEST_CMD = "python -m pytest -rA -p no:cacheprovider -o addopts=''"
+PASS_TO_PASS_RULE = "every baseline-passing test of the hidden test files"
 NOT_SOURCE = {"setup.py", "conftest.py", "noxfile.py", "tasks.py", "fabfile.py"}
 
 
@@ -57,11 +63,10 @@ class Recipe(BaseModel):
             "python -m pip install --no-cache-dir 'pytest>=8,<9'",
         ]
     )
-    # Default: pytest on the test folders found, with the package's own addopts switched off
-    # (they often name plugins, such as coverage, that the suite does not need).
+    # The tasks' test command; default DEFAULT_TEST_CMD. Synthesis runs it on the test folders
+    # found (the whole suite); the tasks' hidden test runs name their hidden test files.
     test_cmd: str | None = None
     max_fail_to_pass: int = 15
-    pass_to_pass: int = 25
     test_timeout: float = 300.0
 
 
@@ -90,15 +95,16 @@ def discover_tests(tree: Path) -> list[str]:
 
 
 def source_files(tree: Path) -> list[str]:
-    """The package's own modules: not its tests, docs, examples or build scripts."""
-    skip_dirs = {*TEST_DIRS, "docs", "doc", "examples", "example", "benchmarks", "scripts", "tools", "build"}
+    """The package's own modules: not its tests (by `is_test_path`: a package's own `testing/`
+    or `test/` module is library code), docs, examples or build scripts."""
+    skip_dirs = {"docs", "doc", "examples", "example", "benchmarks", "scripts", "tools", "build"}
     files = []
     for path in sorted(tree.rglob("*.py")):
         relative = path.relative_to(tree)
         parts = relative.parts
         if any(p in skip_dirs or p.startswith(".") for p in parts[:-1]) or relative.name in NOT_SOURCE:
             continue
-        if relative.name.startswith("test_") or relative.name.endswith("_test.py"):
+        if is_test_path(relative.as_posix()):
             continue
         files.append(str(relative))
     return files
@@ -155,14 +161,13 @@ def synthesize(
 ) -> SynthReport:
     spec = parse_spec(recipe.source)
     tree, _ = pristine_tree(spec)
-    test_cmd = recipe.test_cmd or (
-        "python -m pytest -rA -p no:cacheprovider -o addopts='' " + " ".join(discover_tests(tree))
-    )
+    test_cmd = recipe.test_cmd or DEFAULT_TEST_CMD
+    suite_cmd = suite_command(recipe, tree)
     base = Task(
         instance_id=f"{spec.key}-base".replace("+", "-"),
         repo_source=recipe.source,
         problem_statement="(the package's own test suite)",
-        test_cmd=test_cmd,
+        test_cmd=suite_cmd,
         environment=Environment(install=recipe.install),
     )
     settings = RuntimeSettings(kind="docker")
@@ -171,7 +176,7 @@ def synthesize(
     report = SynthReport(source=recipe.source, baseline_passing=0, tried=0)
     written: list[Path] = []
     try:
-        baseline, _, broken, seconds = _run_suite(runtime, test_cmd, recipe.test_timeout)
+        baseline, _, broken, seconds = _run_suite(runtime, suite_cmd, recipe.test_timeout)
         # A mutation that makes the suite loop is cut short: a few times the suite's own time.
         recipe = recipe.model_copy(update={"test_timeout": min(recipe.test_timeout, max(30.0, 5 * seconds))})
         passing = sorted(t for t, s in baseline.items() if s in _PASSING)
@@ -181,17 +186,16 @@ def synthesize(
         progress(f"{len(passing)} tests pass at baseline")
         candidates = [m for path in source_files(tree) for m in candidate_mutations(path, _read(tree / path))]
         tries = sample_mutations(candidates, max_tries or n * 8, seed)
-        rng = random.Random(seed)
         for mutation in tries:
             if len(report.kept) >= n:
                 break
             report.tried += 1
-            outcome = _try(runtime, tree, mutation, test_cmd, passing, recipe)
+            outcome = _try(runtime, tree, mutation, suite_cmd, passing, recipe)
             if isinstance(outcome, str):
                 report.rejected[outcome] = report.rejected.get(outcome, 0) + 1
                 continue
             failing, log_text = outcome
-            task = _make_task(spec, recipe, mutation, tree, test_cmd, passing, failing, log_text, rng)
+            task = _make_task(spec, recipe, mutation, tree, test_cmd, passing, failing, log_text)
             path = out_dir / f"{task.instance_id}.yaml"
             _write_spec(task, path)
             written.append(path)
@@ -225,21 +229,35 @@ def _try(
     return failing, log_text
 
 
-def _make_task(spec, recipe, mutation, tree, test_cmd, passing, failing, log_text, rng) -> Task:  # type: ignore[no-untyped-def]
+def suite_command(recipe: Recipe, tree: Path) -> str:
+    """What synthesis runs to learn which tests a mutation breaks: the whole suite."""
+    if recipe.test_cmd:
+        return recipe.test_cmd
+    return DEFAULT_TEST_CMD + " " + " ".join(discover_tests(tree))
+
+
+def hidden_files(failing: list[str]) -> list[str]:
+    return sorted({t.split("::")[0] for t in failing})
+
+
+def pass_to_pass(passing: list[str], failing: list[str]) -> list[str]:
+    """Every baseline-passing test of the hidden test files that the bug does not break."""
+    hidden, broken = set(hidden_files(failing)), set(failing)
+    return sorted(t for t in passing if t.split("::")[0] in hidden and t not in broken)
+
+
+def _make_task(spec, recipe, mutation, tree, test_cmd, passing, failing, log_text) -> Task:  # type: ignore[no-untyped-def]
     original = _read(tree / mutation.path)
     mutated = mutation.apply(original)
-    hidden = sorted({t.split("::")[0] for t in failing})
-    others = [t for t in passing if t not in set(failing)]
-    pass_to_pass = sorted(rng.sample(others, min(recipe.pass_to_pass, len(others))))
     return Task(
         instance_id=_task_id(spec.key, mutation),
         repo_source=recipe.source,
         problem_statement=bug_report(spec.name, spec.version, failing, log_text),
         base_patch=_diff(mutation.path, original, mutated),
         patch=_diff(mutation.path, mutated, original),
-        hidden_tests=hidden,
+        hidden_tests=hidden_files(failing),
         FAIL_TO_PASS=failing,
-        PASS_TO_PASS=pass_to_pass,
+        PASS_TO_PASS=pass_to_pass(passing, failing),
         test_cmd=test_cmd,
         environment=Environment(install=recipe.install),
         metadata=Metadata(
@@ -269,7 +287,7 @@ yaml.SafeDumper.add_representer(_Literal, _literal)
 def _write_spec(task: Task, path: Path) -> None:
     """YAML with block scalars for the long texts (the test patch is left out: it is made
     from `hidden_tests` when the task is loaded)."""
-    data = task.model_dump(mode="json", exclude={"test_patch"}, exclude_defaults=False)
+    data = task.model_dump(mode="json", exclude={"test_patch", "spec_origin"}, exclude_defaults=False)
     for key in ("problem_statement", "patch", "base_patch"):
         value = data[key]
         # A block scalar cannot hold trailing spaces or tabs reliably: keep those quoted.

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import textwrap
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+
+from agentenv.diffs import is_test_path
 
 _SECTION = re.compile(r"^_{3,} (?P<name>\S.*?) _{3,}$", re.M)
 # The line pytest prints under each frame of a traceback: `path.py:12: KeyError` or `path.py:12: `.
@@ -53,9 +55,9 @@ def _in_test_code(frame_file: str, test_file: str) -> bool:
     frame, test = Path(frame_file).as_posix(), Path(test_file).as_posix()
     if frame == test or frame.endswith("/" + test) or test.endswith("/" + frame):
         return True
-    path = PurePosixPath(frame)
-    in_test_folder = any(part in ("test", "tests", "testing") for part in path.parts[:-1])
-    return in_test_folder or path.name.startswith("test_") or path.name.endswith("_test.py") or path.name == "conftest.py"
+    # By the same rule as the grader's: a package's own testing/ module is library code, where
+    # a bug may be, and its lines must not be quoted.
+    return is_test_path(frame)
 
 
 def _evidence(section: str, test_file: str) -> tuple[str | None, list[str]]:

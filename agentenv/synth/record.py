@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentenv.synth.pipeline import Recipe, SynthReport
+from agentenv.synth.pipeline import DEFAULT_TEST_CMD, PASS_TO_PASS_RULE, Recipe, SynthReport
 from agentenv.tasks.catalog import ValidationRecord, now_utc, read_manifest, task_digest, write_manifest
 from agentenv.tasks.loader import load_tasks
 
@@ -15,7 +15,8 @@ def record_synthesis(out: Path, recipe: Recipe, report: SynthReport, *, runs: in
     entry = {
         "source": recipe.source,
         "install": recipe.install,
-        "test_cmd": recipe.test_cmd,
+        "test_cmd": recipe.test_cmd or DEFAULT_TEST_CMD,
+        "pass_to_pass": PASS_TO_PASS_RULE,
         "seed": seed,
         "tried": report.tried,
         "baseline_passing": report.baseline_passing,

@@ -17,6 +17,7 @@ from agentenv.files import describe_validation
 from agentenv.tasks.model import Task
 from agentenv.tasks.pypi import PypiSourceError, is_pypi
 from agentenv.tasks.repo import RepoSourceError, hidden_test_patch, is_url
+from agentenv.tasks.swebench import SwebenchSpecError, apply_swebench_spec, is_swebench_instance
 
 TASK_SUFFIXES = {".yaml", ".yml", ".jsonl", ".json"}
 # Files in a task folder that describe the set rather than hold tasks.
@@ -58,6 +59,13 @@ def _parse(where: str, raw: Any, base_dir: Path, hidden_test_patches: bool) -> T
     except ValidationError as exc:
         name = raw.get("instance_id", "?")
         raise TaskLoadError(f"{where}: task {name}: {describe_validation(exc)}") from None
+    if is_swebench_instance(raw):
+        # Its install, test command, log parser and directives are SWE-bench's for its
+        # repository and version, unless the record gives its own.
+        try:
+            apply_swebench_spec(task, raw)
+        except SwebenchSpecError as exc:
+            raise TaskLoadError(f"{where}: task {task.instance_id}: {exc}") from None
     if not is_url(task.repo_source) and not is_pypi(task.repo_source) and not Path(task.repo_source).is_absolute():
         task.repo_source = str((base_dir / task.repo_source).resolve())
     if task.hidden_tests and not task.test_patch.strip():

@@ -33,6 +33,21 @@ class Environment(BaseModel):
     install: list[str] = Field(default_factory=list)
 
 
+class SpecOrigin(BaseModel):
+    """Where a task's environment, test command, log parser and directives came from, when a
+    spec of another harness gave them (SWE-bench's, for its instances), and where agentenv's run
+    differs from that harness's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str  # e.g. "swebench==4.1.0"
+    repo: str
+    version: str
+    # The Python the harness runs the instance on.
+    python: str | None = None
+    deviations: list[str] = Field(default_factory=list)
+
+
 class Metadata(BaseModel):
     """Free-form description used for filtering and statistics; unknown keys are kept."""
 
@@ -77,6 +92,8 @@ class Task(BaseModel):
     # How the test log is read: a name in agentenv.grading.log_parsers (pytest, unittest, ...).
     log_parser: str = "pytest"
     metadata: Metadata = Field(default_factory=Metadata)
+    # agentenv: set by the loader when a harness's spec filled in the fields above.
+    spec_origin: SpecOrigin | None = None
     # Set by the loader when `test_patch` is (or, loaded without it, would be) made from
     # `hidden_tests`: it then says nothing the source and the file names do not.
     _test_patch_from_hidden_tests: bool = PrivateAttr(default=False)
