@@ -67,3 +67,12 @@ def test_an_unrelated_test_file_that_cannot_import_does_not_sink_the_grade(base_
     report = grade(task, task.patch, provisioned.start).report
     assert report.resolved, report.model_dump_json(indent=1)
     assert sorted(report.tests_status.PASS_TO_PASS.success) == sorted(task.PASS_TO_PASS)
+
+
+def test_every_parser_of_pytest_output_gets_directives_and_pytests_record() -> None:
+    from agentenv.grading.log_parsers import PYTEST_ID_FORMS
+    from agentenv.tasks.directives import PYTEST_LOG_PARSERS
+
+    assert set(PYTEST_ID_FORMS) == PYTEST_LOG_PARSERS
+    options = _task(log_parser="pytest_options", FAIL_TO_PASS=["tests/test_a.py::test_b[/abs/path]"])
+    assert test_directives(options) == ["tests/test_a.py"]

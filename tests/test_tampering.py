@@ -219,3 +219,12 @@ def test_the_tests_run_unprivileged_and_nothing_they_leave_running_survives(
         assert runtime.run("grep -ls '^Uid:.*65534' /proc/[0-9]*/status").output.strip() == ""
     finally:
         runtime.close()
+
+
+def test_runs_read_with_swebenchs_option_ids_are_guarded_too(task: Task, docker_provisioned, tmp_path: Path) -> None:
+    # requests, pylint and pydicom instances read pytest's log with SWE-bench's option ids.
+    options = task.model_copy(update={"log_parser": "pytest_options"})
+    start = docker_provisioned[task.instance_id].start
+    assert grade(options, options.patch, start).report.resolved
+    report = grade(options, attack_patch(task, tmp_path, "replaces-how-a-test-runs"), start).report
+    assert not report.resolved and any("canary" in item for item in report.tampering), report.tampering

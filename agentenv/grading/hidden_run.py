@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 
 from agentenv.grading.canary import Canary, make_canary
-from agentenv.grading.log_parsers import TestStatus, get_parser
+from agentenv.grading.log_parsers import PYTEST_ID_FORMS, TestStatus, get_parser
 from agentenv.runtime.base import Runtime
 from agentenv.runtime.shell import shell_word
 from agentenv.tasks.directives import hidden_test_command, test_directives
@@ -93,7 +94,7 @@ def run_hidden_tests(
     _apply_test_patch(task, runtime, workdir)
     repo = runtime.repo_dir
     directives = test_directives(task)
-    use_recorder = task.log_parser == "pytest"
+    use_recorder = task.log_parser in PYTEST_ID_FORMS
     canary: Canary | None = make_canary(directives) if use_recorder and with_canary else None
     if canary is not None:
         runtime.write_file(f"{repo}/{canary.path}", canary.source.encode())
@@ -145,16 +146,17 @@ def run_hidden_tests(
         canary=canary.test_id if canary else None,
         command=command,
     )
-    _read_results(runtime, results, run, use_recorder)
+    _read_results(runtime, results, run, PYTEST_ID_FORMS.get(task.log_parser) if use_recorder else None)
     return run
 
 
-def _read_results(runtime: Runtime, path: str, run: TestRun, use_recorder: bool) -> None:
+def _read_results(runtime: Runtime, path: str, run: TestRun, id_form: Callable[[str], str] | None) -> None:
+    """Read the supervisor's file; pytest's ids are put in the log parser's form (`id_form`)."""
     try:
         text = runtime.read_file(path).decode("utf-8", errors="replace")
     except (OSError, ValueError):
         text = ""
-    if use_recorder:
+    if id_form is not None:
         run.recorded = {}
     for line in text.split("\n"):
         if not line.strip():
@@ -166,8 +168,8 @@ def _read_results(runtime: Runtime, path: str, run: TestRun, use_recorder: bool)
         kind, fields = record.get("kind"), record.get("fields") or []
         if kind == "supervisor":
             run.supervisor = record.get("account")
-        elif kind == "test" and len(fields) == 2 and fields[1] in TestStatus.__members__ and run.recorded is not None:
-            run.recorded[fields[0]] = TestStatus(fields[1])
+        elif kind == "test" and len(fields) == 2 and fields[1] in TestStatus.__members__ and id_form is not None:
+            run.recorded[id_form(fields[0])] = TestStatus(fields[1])  # type: ignore[index]
         elif kind == "finished":
             run.finished = True
         elif kind == "evidence" and fields:

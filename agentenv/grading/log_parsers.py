@@ -240,6 +240,11 @@ def parse_pytest_options_log(log: str) -> dict[str, TestStatus]:
     return statuses
 
 
+# Parsers of pytest's own output, and how each names the node ids pytest records: grading
+# loads pytest's results plugin (and a canary) for these, and compares ids in their form.
+PYTEST_ID_FORMS: dict[str, Callable[[str], str]] = {"pytest": lambda test: test, "pytest_options": swebench_option_id}
+
+
 # "swebench:<owner/name>": the log parser that the swebench package registers for that
 # repository (Django's, sympy's, ...), for logs that pytest's parser cannot read.
 SWEBENCH_PREFIX = "swebench:"

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from agentenv.diffs import split_patch
 from agentenv.tasks.model import Task
 
+# Log parsers that read pytest's own output: their tasks run pytest, which takes file paths.
+PYTEST_LOG_PARSERS = frozenset({"pytest", "pytest_options"})
 # SWE-bench's NON_TEST_EXTS: data files a test patch may touch, never run as tests.
 NON_TEST_SUFFIXES = (".json", ".png", "csv", ".txt", ".md", ".jpg", ".jpeg", ".pkl", ".yml", ".yaml", ".toml")
 
@@ -42,7 +44,7 @@ def test_directives(task: Task) -> list[str]:
     """What the hidden test run names after the task's `test_cmd`."""
     if task.test_directives is not None:
         return list(task.test_directives)
-    if task.log_parser != "pytest":
+    if task.log_parser not in PYTEST_LOG_PARSERS:
         return []  # other runners name tests their own way; the task must say how
     return default_directives(task)
 
