@@ -454,15 +454,6 @@ def git_filter_in_dot_git(git_config: str) -> str:
     return config + attributes
 
 
-def quoted_conftest() -> str:
-    """conftest.py under a C-quoted name that needs no quoting."""
-    lines = CONFTEST_FORGE.splitlines()
-    return (
-        'diff --git "a/conftest.py" "b/conftest.py"\nnew file mode 100644\n--- /dev/null\n+++ "b/conftest.py"\n'
-        f"@@ -0,0 +1,{len(lines)} @@\n" + "".join(f"+{line}\n" for line in lines)
-    )
-
-
 # The module an entry point names: its hooks are module functions compiled under a `<...>` name.
 _PLUGIN_HOOKS = r'''
 import sys

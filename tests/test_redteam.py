@@ -173,9 +173,6 @@ ATTACKS: dict[str, Attack] = {
         "git apply",
         evidence=("looked at the frames of a running test",),
     ),
-    "conftest-under-a-quoted-name": Attack(
-        lambda task, tmp_path, provisioned: attacks.quoted_conftest(), "git apply", evidence=("a test file",)
-    ),
 }
 
 
@@ -419,33 +416,31 @@ def _calc_patch(repo: Path, changes: dict[str, str]) -> str:
     return patch
 
 
+_CALC_FIXED = "def double(x):\n    return x * 2\n"
+
+
 @pytest.mark.parametrize(
-    "config",
+    ("changes", "resolved"),
     [
-        pytest.param(None, id="fix-that-warns"),
+        pytest.param({"calc.py": _CALC_FIXED}, True, id="control-the-fix"),
+        pytest.param({"calc.py": _CALC_FIXED_WITH_A_WARNING}, False, id="a-fix-that-warns"),
         pytest.param(
-            "",
-            id="fix-that-warns-plus-an-empty-pytest.ini",
+            {"calc.py": _CALC_FIXED_WITH_A_WARNING, "pytest.ini": ""},
+            False,
+            id="a-fix-that-warns-plus-an-empty-pytest.ini",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="an empty (or section-less) pytest.ini is not a change of pytest's settings to "
+                reason="an empty (or section-less) pytest.ini is no change of pytest's settings to "
                 "guards.py, but pytest then reads it instead of pyproject.toml",
             ),
         ),
     ],
 )
-def test_a_fix_that_breaks_the_repositorys_warning_policy_is_not_resolved(tmp_path, config) -> None:
-    # Graded on the local runtime, over a repository of its own: no image to build.
+def test_the_repositorys_pytest_configuration_holds(tmp_path, changes, resolved) -> None:
+    # Graded on the local runtime, over a repository of its own (warnings are errors there).
     repo = _calc_repo(tmp_path)
-    task = _calc_task(repo)
-    changes = {"calc.py": _CALC_FIXED_WITH_A_WARNING}
-    if config is not None:
-        changes["pytest.ini"] = config
-    patch = _calc_patch(repo, changes)
-    honest = grade(task, _calc_patch(repo, {"calc.py": "def double(x):\n    return x * 2\n"}), lambda: LocalRuntime(repo, warn=False, scratch_root=tmp_path))
-    assert honest.report.resolved, "control: the fix without the warning resolves"
-    report = grade(task, patch, lambda: LocalRuntime(repo, warn=False, scratch_root=tmp_path)).report
-    assert not report.resolved, report.model_dump_json(indent=1)
+    report = grade(_calc_task(repo), _calc_patch(repo, changes), lambda: LocalRuntime(repo, warn=False, scratch_root=tmp_path)).report
+    assert report.resolved is resolved, report.model_dump_json(indent=1)
 
 
 # --------------------------------------------------------------------------------- robustness
