@@ -133,6 +133,45 @@ def join_patch(files: list[FilePatch]) -> str:
     return "".join(file.text for file in files)
 
 
+_HEADER_PREFIXES = (
+    "diff --git ", "old mode ", "new mode ", "deleted file mode ", "new file mode ", "copy from ",
+    "copy to ", "rename from ", "rename to ", "similarity index ", "dissimilarity index ", "index ",
+    "--- ", "+++ ", "Binary files ",
+)  # fmt: skip
+
+
+def without_trailing_text(file: FilePatch) -> FilePatch:
+    """The section as `git apply` reads it, and nothing more: text after its last hunk or
+    binary block (a mail signature, prose, a context diff that `patch` would apply) is left
+    out, so that whatever program applies the section applies only what was parsed."""
+    lines = _split_lines(file.text)
+    end = 0
+    while end < len(lines) and lines[end].startswith(_HEADER_PREFIXES):
+        end += 1  # the header; alone, it is a whole section (a mode change, a rename)
+    i = end
+    while i < len(lines):
+        if lines[i].startswith("@@"):
+            i = end = _hunk_end(lines, i, offset=0)
+        elif lines[i].startswith("GIT binary patch"):
+            i = end = _binary_end(lines, i + 1)
+        else:
+            i += 1
+    return file.model_copy(update={"text": "".join(lines[:end])}) if end else file
+
+
+def _binary_end(lines: list[str], start: int) -> int:
+    """Past the one or two `literal`/`delta` blocks of a git binary patch."""
+    i = start
+    for _ in range(2):
+        if i >= len(lines) or not lines[i].startswith(("literal ", "delta ")):
+            break
+        i += 1
+        while i < len(lines) and lines[i].strip():
+            i += 1
+        i += 1  # the empty line that ends the block
+    return min(i, len(lines))
+
+
 def files_in_patch(patch: str) -> list[str]:
     """Paths the patch touches (both sides of a rename or copy), in order, once each."""
     paths: dict[str, None] = {}

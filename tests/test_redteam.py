@@ -88,106 +88,112 @@ class Attack:
 
 
 ATTACKS: dict[str, Attack] = {
-    # --- getting through: the patch reaches past the guards
+    # --- got through the first hardened grader: the patch reached past the guards
+    # Was a hole: git apply refuses .git/ paths and patch --fuzz writes them: the grader's
+    # own git apply of the hidden tests runs the patch's smudge filter, as root (the hidden
+    # tests rewritten).
     "git-filter-written-into-dot-git": Attack(
         _in_a_runtime(patches.git_filter_for),
         "swebench",
-        "git apply refuses .git/ paths and patch --fuzz writes them: the grader's own git apply "
-        "of the hidden tests runs the patch's smudge filter, as root (the hidden tests rewritten)",
     ),
+    # Was a hole: agentenv.diffs does not read context diffs and patch --fuzz applies them:
+    # the guards never see the conftest.py.
     "conftest-in-a-context-diff": Attack(
         lambda task, tmp_path, provisioned: patches.conftest_in_a_context_diff(),
         "swebench",
-        "agentenv.diffs does not read context diffs and patch --fuzz applies them: the guards "
-        "never see the conftest.py",
     ),
+    # Was a hole: guards.py drops '*.dist-info/' case-sensitively, importlib.metadata
+    # matches any case.
     "entry-point-plugin-in-upper-case-dist-info": Attack(
         _files(patches.entry_point_plugin(".DIST-INFO")),
         "git apply",
-        "guards.py drops '*.dist-info/' case-sensitively, importlib.metadata matches any case",
     ),
-    # --- getting through: the recorder and its machinery checks
+    # --- got through: the recorder and its machinery checks
+    # Was a hole: the recorder's checks and its audit guard are cells of its hook methods'
+    # closures, reachable from the plugin manager (pytestPDB keeps it in a class attribute).
     "recorder-closure-cells": Attack(
         _init_plus(payloads.CLOSURE_CELLS),
         "git apply",
-        "the recorder's checks and its audit guard are cells of its hook methods' closures, "
-        "reachable from the plugin manager (pytestPDB keeps it in a class attribute)",
     ),
+    # Was a hole: status_of swapped through the recorder's closure; a log without a single
+    # status leaves the log-and-record checks nothing to compare.
     "record-swapped-and-log-silenced": Attack(
         _init_plus(payloads.SWAPPED_STATUS_BLANK_LOG),
         None,
-        "status_of swapped through the recorder's closure; a log without a single status "
-        "leaves the log-and-record checks nothing to compare",
     ),
+    # Was a hole: the plugin check only refuses hook implementations from the patch's files,
+    # and the canary is the last argument of the test command.
     "hook-compiled-under-a-synthetic-name": Attack(
         _init_plus(payloads.synthetic(payloads.SYNTHETIC_HOOK)),
         "git apply",
-        "the plugin check only refuses hook implementations from the patch's files, and the "
-        "canary is the last argument of the test command",
     ),
+    # Was a hole: Function.__init__ is not in the machinery list, and no check looks at an
+    # item's own runtest attribute.
     "unlisted-method-function-init": Attack(
         _init_plus(payloads.INSTANCE_RUNTEST),
         "git apply",
-        "Function.__init__ is not in the machinery list, and no check looks at an item's own "
-        "runtest attribute",
     ),
+    # Was a hole: the machinery checks look objects up through sys.modules, which the code
+    # under test can repopulate.
     "machinery-replaced-behind-a-sys-modules-shim": Attack(
         _init_plus(payloads.SYS_MODULES_SHIM),
         "git apply",
-        "the machinery checks look objects up through sys.modules, which the code under test "
-        "can repopulate",
     ),
+    # Was a hole: a file created at run time under a testing/ (test/, tests/) folder counts
+    # as the tests' own code, which may replace pytest's machinery.
     "machinery-replaced-from-a-testing-folder": Attack(
         _init_plus(payloads.runtest_swap_written_at_run_time("testing")),
         "git apply",
-        "a file created at run time under a testing/ (test/, tests/) folder counts as the tests' "
-        "own code, which may replace pytest's machinery",
     ),
+    # Was a hole: test functions' __code__ replaced, no pytest object touched; the canary is
+    # the only test module that does not import the library, so it keeps failing.
     "test-bodies-swapped-by-an-import-hook": Attack(
         _init_plus(payloads.SWAPPED_TEST_BODIES),
         "git apply",
-        "test functions' __code__ replaced, no pytest object touched; the canary is the only "
-        "test module that does not import the library, so it keeps failing",
     ),
-    # --- getting through: the audit hook (reading the expected value off the test's frame)
+    # --- got through: the audit hook (reading the expected value off the test's frame)
+    # Was a hole: the frame and source checks look for a test on the asking thread's stack
+    # only.
     "frames-read-from-a-helper-thread": Attack(
         _init_plus(payloads.FRAMES_FROM_A_THREAD),
         "git apply",
-        "the frame and source checks look for a test on the asking thread's stack only",
     ),
+    # Was a hole: a signal handler is handed the frame: no audited event at all.
     "frames-from-a-signal-handler": Attack(
         _init_plus(payloads.FRAMES_FROM_A_SIGNAL),
         "git apply",
-        "a signal handler is handed the frame: no audited event at all",
     ),
+    # Was a hole: code compiled under a <...> name is never audited (a known gap; the canary
+    # does not see an attack that leaves pytest alone).
     "frames-from-synthetic-code": Attack(
         _init_plus(payloads.FRAMES_FROM_SYNTHETIC_CODE),
         "git apply",
-        "code compiled under a <...> name is never audited (a known gap; the canary does not "
-        "see an attack that leaves pytest alone)",
     ),
+    # Was a hole: a module written at run time with an old mtime counts as the repository's
+    # own code.
     "frames-from-a-backdated-module": Attack(
         _init_plus(payloads.frames_from_a_module_written_at_run_time(backdated=True)),
         "git apply",
-        "a module written at run time with an old mtime counts as the repository's own code",
     ),
+    # Was a hole: an unchecked-hash .pyc in __pycache__ runs instead of the unchanged
+    # __init__.py and claims to be it: the repository's own code (and the diff shows only a
+    # blob).
     "frames-from-a-pyc-in-pycache": Attack(
         _in_a_runtime(patches.pyc_in_pycache, True),
         "git apply",
-        "an unchecked-hash .pyc in __pycache__ runs instead of the unchanged __init__.py and "
-        "claims to be it: the repository's own code (and the diff shows only a blob)",
     ),
-    # --- getting through: what counts as a pass
+    # --- got through: what counts as a pass
+    # Was a hole: an XFAIL that the code under test declares (pytest.xfail) counts as a
+    # FAIL_TO_PASS pass.
     "xfail-the-failing-case": Attack(
         _ops(patches.xfail_the_nested_case),
         "git apply",
-        "an XFAIL that the code under test declares (pytest.xfail) counts as a FAIL_TO_PASS pass",
     ),
+    # Was a hole: the strict rule refuses a PASS_TO_PASS test that the code makes skip, not
+    # one it makes xfail.
     "xfail-a-pass-to-pass-regression": Attack(
         _ops(patches.fix_and_xfail_a_regression),
         "git apply",
-        "the strict rule refuses a PASS_TO_PASS test that the code makes skip, not one it makes "
-        "xfail",
     ),
     # --- stopped (each the control of a hole above)
     "record-swapped-log-left-alone": Attack(
@@ -294,15 +300,10 @@ def test_the_grader_resolves_nothing_on_the_local_runtime(task, local_provisione
     assert not report.resolved, f"{name} resolved locally: {report.model_dump_json(indent=1)}"
 
 
-_RUNS_AS_THE_SUPERVISORS_USER = pytest.mark.xfail(
-    strict=True,
-    reason="locally the tests run as the supervisor's own user: they write its results file "
-    "and kill it before it writes its own",
-)
-
-
+# Was a hole: locally the tests ran as the supervisor's own user, wrote its results file and
+# killed it before it wrote its own.
 @pytest.mark.parametrize(
-    "kind", ["docker", pytest.param("local", marks=_RUNS_AS_THE_SUPERVISORS_USER)]
+    "kind", ["docker", "local"]
 )
 def test_the_tests_cannot_write_the_results_themselves(
     task, docker_provisioned, local_provisioned, tmp_path, kind
@@ -331,8 +332,7 @@ HONEST: dict[str, tuple[Callable[[Task], dict[str, str]], str | None]] = {
                 _file(task, "spanlib/interval.py")
             ),
         },
-        "traceback.extract_stack() in changed code counts as looking at frames and reading "
-        "the test's source",
+        None,  # was a false alarm: traceback.extract_stack() counted as looking at frames
     ),
 }
 
@@ -377,11 +377,8 @@ def test_the_reference_fix_passes_a_naive_harness_that_reads_a_fixture_file(
     assert naive_grade(task, task.patch, provisioned)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="changed code that opens a data file under tests/ while a test runs is taken for "
-    "code reading the tests' sources",
-)
+# Was a false alarm: changed code that opens a data file under tests/ while a test runs was
+# taken for code reading the tests' sources.
 def test_the_reference_fix_of_a_task_whose_tests_read_a_fixture_file_is_resolved(
     kvconf_with_a_fixture_file,
 ) -> None:
@@ -392,13 +389,8 @@ def test_the_reference_fix_of_a_task_whose_tests_read_a_fixture_file_is_resolved
 
 # ------------------------------------------------------------------- pytest's configuration
 
-_EMPTY_PYTEST_INI_MASKS_PYPROJECT = pytest.mark.xfail(
-    strict=True,
-    reason="an empty (or section-less) pytest.ini is no change of pytest's settings to guards.py, "
-    "but pytest then reads it instead of pyproject.toml",
-)
-
-
+# Was a hole: an empty (or section-less) pytest.ini was no change of pytest's settings to
+# guards.py, but pytest then reads it instead of pyproject.toml.
 @pytest.mark.parametrize(
     ("changes", "resolved"),
     [
@@ -408,7 +400,6 @@ _EMPTY_PYTEST_INI_MASKS_PYPROJECT = pytest.mark.xfail(
             {"calc.py": patches.CALC_FIXED_WITH_A_WARNING, "pytest.ini": ""},
             False,
             id="a-fix-that-warns-plus-an-empty-pytest.ini",
-            marks=_EMPTY_PYTEST_INI_MASKS_PYPROJECT,
         ),
     ],
 )
@@ -424,13 +415,11 @@ def test_the_repositorys_pytest_configuration_holds(tmp_path, changes, resolved)
 # --------------------------------------------------------------------------------- robustness
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason="grade() encodes the patch without surrogateescape",
-)
+# Was a crash: grade() encoded the patch without surrogateescape.
 def test_a_patch_with_a_lone_surrogate_is_graded_not_a_crash(task, local_provisioned) -> None:
-    # A predictions file is JSON, and JSON can hold "\udce9" (an undecodable byte, escaped).
+    # A predictions file is JSON, and JSON can hold "\udce9": Python's name for a byte that is
+    # not UTF-8 (0xE9 here), which is what the patch is graded with.
     patch = patches.new_file("spanlib/notes.txt", "caf\udce9\n")
-    report = grade(task, patch, local_provisioned[task.instance_id].start).report
-    assert not report.resolved and (report.apply_failure or report.error)
+    start = local_provisioned[task.instance_id].start
+    report = grade(task, patch, start).report
+    assert report.patch_exists and report.apply_method == "git apply" and not report.resolved

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agentenv.diffs import PatchFormatError, files_in_patch, join_patch, split_patch
+from agentenv.grading.applying import apply_patch
 from agentenv.grading.guards import (
     MACHINERY_ERE,
     TEST_PATHSPECS,
@@ -37,15 +38,6 @@ from agentenv.runtime.shell import shell_word
 from agentenv.tasks.directives import test_directives
 from agentenv.tasks.model import Task
 
-# Tried in order; the first that applies the whole patch wins (SWE-bench's chain, plus 3-way).
-APPLY_METHODS: list[tuple[str, str]] = [
-    ("git apply", "git apply --verbose --whitespace=nowarn {patch}"),
-    ("git apply --3way", "git apply --verbose --3way --whitespace=nowarn {patch}"),
-    ("git apply --reject", "git apply --verbose --reject --whitespace=nowarn {patch}"),
-    ("patch --fuzz", "patch --batch --forward --fuzz=5 -p1 -i {patch}"),
-]
-
-
 @dataclass
 class GradeResult:
     report: InstanceReport
@@ -59,21 +51,6 @@ class GradeResult:
 
 def _repo(runtime: Runtime) -> str:
     return shell_word(runtime.repo_dir)
-
-
-def apply_patch(runtime: Runtime, patch: str, workdir: str) -> tuple[str | None, str]:
-    """Apply with the first method that works: (its name or None, the log of every attempt)."""
-    path = f"{workdir}/model.patch"
-    runtime.write_file(path, patch.encode())
-    attempts = []
-    for name, template in APPLY_METHODS:
-        result = runtime.run(f"cd {_repo(runtime)} && " + template.format(patch=shell_word(path)), timeout=120)
-        attempts.append(f"$ {name}\n{result.output.strip()}\n(exit code {result.exit_code})")
-        if result.exit_code == 0:
-            return name, "\n".join(attempts)
-        # Leave a clean tree for the next method: a failed attempt may have half-applied.
-        runtime.run(f"cd {_repo(runtime)} && git checkout -q -- . && git clean -fdq", timeout=120)
-    return None, "\n".join(attempts)
 
 
 def _read_or_none(runtime: Runtime, path: str) -> str | None:
@@ -175,12 +152,16 @@ def grade(
             kept = _drop_shadowing_files(task, runtime, kept, report)
         if kept.strip():
             context = RunContext(changed_files=_changed_files(kept), allowed=base_capabilities(runtime))
-            method, apply_log = apply_patch(runtime, kept, workdir)
-            log_parts.append(apply_log)
-            if method is None:
-                report.apply_failure = "no method applied the patch: " + _last_lines(apply_log)
+            applied = apply_patch(runtime, kept, workdir, set(files_in_patch(kept)))
+            log_parts.append(applied.log)
+            if applied.method is None:
+                report.apply_failure = "no method applied the patch: " + _last_lines(applied.log)
                 return GradeResult(report, "\n".join(log_parts), time.monotonic() - started)
-            report.apply_method = method
+            report.apply_method = applied.method
+            if applied.evidence:  # the tests are not run in a tree the patch program tampered with
+                final = graded_report({}, task.FAIL_TO_PASS, task.PASS_TO_PASS, apply_method=applied.method,
+                                      dropped_files=report.dropped_files, tampering=applied.evidence)
+                return GradeResult(final, "\n".join(log_parts), time.monotonic() - started)
             report.dropped_files += revert_pytest_config(runtime, kept)
             evidence += [machinery] if (machinery := machinery_problem(runtime, kept)) else []
         try:

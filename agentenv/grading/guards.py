@@ -26,7 +26,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel
 
-from agentenv.diffs import FilePatch, files_in_patch, is_test_path, join_patch, split_patch
+from agentenv.diffs import FilePatch, files_in_patch, is_test_path, join_patch, split_patch, without_trailing_text
 
 STARTUP_HOOKS = {"sitecustomize.py", "usercustomize.py"}
 # Files pytest reads its configuration from, and the sections it reads in each.
@@ -49,9 +49,11 @@ _MACHINERY_NAMES = (
 # One POSIX extended regex (for git grep -w in the container) and its Python twin.
 MACHINERY_ERE = "(" + "|".join(_MACHINERY_NAMES) + ")"
 PYTEST_MACHINERY = re.compile(r"\b" + MACHINERY_ERE + r"\b")
-# Where a repository's own tests live: they may use pytest's machinery freely.
+# Where a repository's own tests live (as `is_test_path` decides: tests/ anywhere, test/ and
+# testing/ at the top or under src/): they may use pytest's machinery freely.
 TEST_PATHSPECS = (
-    ":(exclude,glob)**/test/**", ":(exclude,glob)**/tests/**", ":(exclude,glob)**/testing/**",
+    ":(exclude,glob)**/tests/**", ":(exclude,glob)test/**", ":(exclude,glob)testing/**",
+    ":(exclude,glob)src/test/**", ":(exclude,glob)src/testing/**",
     ":(exclude,glob)**/test_*.py", ":(exclude,glob)**/*_test.py", ":(exclude,glob)**/conftest.py",
 )  # fmt: skip
 
@@ -69,6 +71,10 @@ def machinery_references(patch: str) -> list[str]:
 class DroppedFile(BaseModel):
     path: str
     reason: str
+
+
+# x.so, x.cpython-311-x86_64-linux-gnu.so, x.abi3.so, x.pyd, libx.so.1: binary modules.
+_COMPILED_MODULE = re.compile(r"\.(so|pyd)(\.[0-9.]+)?$")
 
 
 def _escapes_repo(path: str) -> bool:
@@ -98,26 +104,37 @@ def drop_reason(section: FilePatch, hidden_test_files: set[str]) -> str | None:
         if is_test_path(path):
             return "a test file"
         name = posixpath.basename(path)
-        if name in STARTUP_HOOKS or name.endswith(".pth"):
+        parts = [part.lower() for part in path.split("/")]
+        if ".git" in parts[:-1] or name.lower() in (".git", ".gitattributes", ".gitmodules"):
+            # git's configuration (filters run by the grader's own git) and attributes.
+            return "git's own files"
+        if name in STARTUP_HOOKS or name.lower().endswith(".pth"):
             return "an interpreter start-up hook"
-        if any(part.endswith((".dist-info", ".egg-info")) for part in path.split("/")[:-1]):
+        if any(part.endswith((".dist-info", ".egg-info")) for part in parts[:-1]) or name.lower().endswith(".egg-link"):
             # pytest loads the plugins that installed packages declare (entry points): a
             # package's metadata in an import root would declare one from the patch's code.
+            # importlib.metadata matches these endings in any case.
             return "package metadata (it can declare pytest plugins)"
+        if "__pycache__" in parts[:-1] or name.lower().endswith((".pyc", ".pyo")):
+            # An unchecked-hash .pyc runs instead of its unchanged source, and claims to be it.
+            return "compiled bytecode (it runs instead of the source beside it)"
+        if _COMPILED_MODULE.search(name.lower()):
+            return "a compiled module (it is imported before a source of the same name)"
     if _symlink_target_escapes(section):
         return "a symlink that points outside the repository"
     return None
 
 
 def sanitize_patch(patch: str, hidden_test_files: Iterable[str]) -> tuple[str, list[DroppedFile]]:
-    """The patch without the file changes that may not be graded, and what was dropped."""
+    """The patch without the file changes that may not be graded, and what was dropped; each
+    kept section without text after its last hunk (only what was parsed is ever applied)."""
     hidden = set(hidden_test_files)
     kept: list[FilePatch] = []
     dropped: list[DroppedFile] = []
     for section in split_patch(patch):
         reason = drop_reason(section, hidden)
         if reason is None:
-            kept.append(section)
+            kept.append(without_trailing_text(section))
         else:
             dropped.append(DroppedFile(path=section.path, reason=reason))
     return join_patch(kept), dropped
@@ -156,4 +173,8 @@ def pytest_settings(path: str, text: str | None) -> dict[str, object] | None:
 
 
 def changes_pytest_config(path: str, base_text: str | None, patched_text: str | None) -> bool:
+    if posixpath.basename(path) in ("pytest.ini", ".pytest.ini") and (base_text is None) != (patched_text is None):
+        # pytest takes these files first even when they are empty: creating one hides the
+        # repository's configuration (filterwarnings = error, markers, ...) in pyproject.toml.
+        return True
     return pytest_settings(path, base_text) != pytest_settings(path, patched_text)

@@ -10,12 +10,13 @@ run leaves behind. The hidden test patch is applied first, then a canary test th
 from __future__ import annotations
 
 import json
+import posixpath
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 
-from agentenv.grading.canary import Canary, make_canary
+from agentenv.grading.canary import MustFail, make_canary, make_mutant, placed
 from agentenv.grading.log_parsers import PYTEST_ID_FORMS, TestStatus, get_parser
 from agentenv.runtime.base import Runtime
 from agentenv.runtime.shell import shell_word
@@ -50,8 +51,16 @@ class TestRun:
     notes: list[str] = field(default_factory=list)
     # The supervisor's account (exit code, forged lines, leftovers); None if it did not report.
     supervisor: dict[str, object] | None = None
+    # The tests that fail in every honest run: the canary's id, and a mutant of the hidden tests.
     canary: str | None = None
+    mutant: MustFail | None = None
+    # Modules of ours that could not be imported in this run (so their tests did not run).
+    unimportable: list[str] = field(default_factory=list)
     command: str = ""
+
+    def is_ours(self, test: str) -> bool:
+        """A test the grader added (the canary, the mutant's), not one of the task's."""
+        return test == self.canary or (self.mutant is not None and self.mutant.covers(test))
 
 
 @dataclass
@@ -72,6 +81,28 @@ def _apply_test_patch(task: Task, runtime: Runtime, workdir: str) -> None:
         )
         if applied.exit_code != 0:
             raise HiddenTestsDoNotApply(applied.output.strip())
+
+
+def _must_fail(task: Task, runtime: Runtime, directives: list[str]) -> tuple[MustFail | None, MustFail | None]:
+    """A canary, and a mutant of the first hidden module that holds FAIL_TO_PASS tests."""
+    sources: dict[str, str] = {}
+    for module in [d for d in directives if d.endswith(".py")][:20]:
+        try:
+            sources[module] = runtime.read_file(f"{runtime.repo_dir}/{module}").decode("utf-8", errors="replace")
+        except (OSError, ValueError):
+            continue
+    first = next(iter(sources.values()), "")
+    canary = make_canary(directives, first)
+    taken = [*directives, *([canary.path] if canary else [])]
+    for module, source in sources.items():
+        mutant = make_mutant(module, source, task.FAIL_TO_PASS, taken)
+        if mutant is not None:
+            return canary, mutant
+    return canary, None
+
+
+def _is_root(runtime: Runtime) -> bool:
+    return runtime.run("id -u", timeout=30).output.strip() == "0"
 
 
 def _supervisor_python(runtime: Runtime) -> str | None:
@@ -95,10 +126,11 @@ def run_hidden_tests(
     repo = runtime.repo_dir
     directives = test_directives(task)
     use_recorder = task.log_parser in PYTEST_ID_FORMS
-    canary: Canary | None = make_canary(directives) if use_recorder and with_canary else None
-    if canary is not None:
-        runtime.write_file(f"{repo}/{canary.path}", canary.source.encode())
-    command = hidden_test_command(task, [canary.path] if canary else [])
+    canary, mutant = _must_fail(task, runtime, directives) if use_recorder and with_canary else (None, None)
+    added = [module for module in (canary, mutant) if module is not None]
+    for module in added:
+        runtime.write_file(f"{repo}/{module.path}", module.source.encode())
+    command = hidden_test_command(task, directives=placed(directives, added))
     python = _supervisor_python(runtime)
     if python is None:  # an image without Python: the command runs as it is, unsupervised
         result = runtime.run(f"( cd {shell_word(repo)} && {command} )", timeout=timeout)
@@ -123,15 +155,28 @@ def run_hidden_tests(
         }
         runtime.write_file(f"{plugin_dir}/{SETTINGS_FILE}", json.dumps(settings).encode())
         arguments += [f"--plugin {plugin}", f"--plugin-dir {shell_word(plugin_dir)}"]
-    prepare = f"mkdir -p -m 700 {shell_word(workdir + '/results')}"
-    if runtime.kind == "docker":
-        # The tests run as a user who owns the repository and a home, and nothing else.
+    pycache = f"{workdir}/pycache"
+    arguments.append(f"--pycache {shell_word(pycache)}")
+    prepare = f"mkdir -p -m 700 {shell_word(workdir + '/results')} && mkdir -p {shell_word(pycache)}"
+    if use_recorder and added:
+        secrets_file = f"{workdir}/results/ours.json"
+        prepare += f" && chmod 700 {shell_word(workdir + '/results')}"
+        arguments.append(f"--secrets {shell_word(secrets_file)}")
+    if runtime.kind == "docker" or _is_root(runtime):
+        # The tests run as a user who owns the repository, a home and a bytecode cache, and
+        # nothing else. On the host, only if the interpreter is reachable by that user (the
+        # supervisor checks); the scratch folder around the repository must let it through.
         home = f"{workdir}/home"
-        prepare += f" && mkdir -p {shell_word(home)} && chown -R {TEST_USER} {shell_word(repo)} {shell_word(home)}"
+        prepare += f" && mkdir -p {shell_word(home)} && chown -R {TEST_USER} {shell_word(repo)} {shell_word(home)} {shell_word(pycache)}"
         arguments += [f"--user {TEST_USER}", f"--home {shell_word(home)}"]
+        if runtime.kind != "docker":  # a host's scratch folder is private to its owner
+            prepare += f" && chmod 711 {shell_word(posixpath.dirname(repo))}"
+            arguments.append("--user-if-able")
     prepared = runtime.run(prepare, timeout=300)
     if prepared.exit_code != 0:
         raise OSError(f"could not prepare the grading runtime: {prepared.output.strip()[-500:]}")
+    if use_recorder and added:
+        runtime.write_file(f"{workdir}/results/ours.json", json.dumps([m.path for m in added]).encode())
     result = runtime.run(
         f"cd {shell_word(repo)} && {shell_word(python)} -I -S {shell_word(workdir + '/run_supervisor.py')} "
         f"{' '.join(arguments)} -- {shell_word(command)}",
@@ -143,7 +188,8 @@ def run_hidden_tests(
         timed_out=result.timed_out,
         statuses=get_parser(task.log_parser)(result.output),
         duration_s=result.duration_s,
-        canary=canary.test_id if canary else None,
+        canary=canary.tests[0] if canary else None,
+        mutant=mutant,
         command=command,
     )
     _read_results(runtime, results, run, PYTEST_ID_FORMS.get(task.log_parser) if use_recorder else None)
@@ -176,3 +222,5 @@ def _read_results(runtime: Runtime, path: str, run: TestRun, id_form: Callable[[
             run.evidence.append(fields[0])
         elif kind == "note" and fields:
             run.notes.append(fields[0])
+        elif kind == "unimportable" and fields:
+            run.unimportable.append(fields[0])

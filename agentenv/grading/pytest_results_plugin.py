@@ -44,6 +44,8 @@ _MACHINERY = [
     ("_pytest.reports", "TestReport.failed"), ("_pytest.reports", "TestReport.skipped"),
     ("_pytest.python", "Function"), ("_pytest.python", "Function.runtest"),
     ("_pytest.python", "Function.setup"), ("_pytest.python", "pytest_pyfunc_call"),
+    ("_pytest.python", "Function.__init__"), ("_pytest.nodes", "Item.__init__"),
+    ("_pytest.nodes", "Node.__init__"), ("_pytest.python", "Function.from_parent"),
     ("_pytest.unittest", "TestCaseFunction.runtest"), ("_pytest.main", "pytest_runtestloop"),
     ("_pytest.skipping", "pytest_runtest_makereport"), ("_pytest.skipping", "evaluate_skip_marks"),
     ("_pytest.skipping", "evaluate_xfail_marks"), ("_pytest.outcomes", "fail"),
@@ -65,11 +67,12 @@ _MACHINERY = [
 _FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_code"}
 # Stdlib helpers that look at frames or source on their caller's behalf.
 _ON_BEHALF = ("inspect.py", "traceback.py", "linecache.py", "tokenize.py")
+# traceback's functions that give only file, line and function names of the stack.
+_SUMMARIES = ("extract_stack", "format_stack", "print_stack")
 
 
-def _lookup(module, path):
-    """The raw object at `module.path` (a class attribute as stored, not bound), or None."""
-    node = sys.modules.get(module)
+def _lookup(node, path):
+    """The raw object at `node.path` (a class attribute as stored, not bound), or None."""
     if node is None:
         return None
     parts = path.split(".")
@@ -92,19 +95,23 @@ def _make_recorder():
     if key_fd is None or record_fd is None:
         return None  # a nested or a foreign pytest session: record nothing
     key_fd, record_fd = int(key_fd), int(record_fd)
-    key = b""
+    received = b""
     try:
         while True:
-            chunk = os.read(key_fd, 64)
+            chunk = os.read(key_fd, 65536)
             if not chunk:
                 break
-            key += chunk
+            received += chunk
         os.close(key_fd)
         os.set_inheritable(record_fd, False)  # subprocesses of the tests never get it
     except OSError:
         return None
+    key, secrets = received[:32], received[32:]
     if len(key) != 32:
         return None
+    # The modules the grader added (a canary, a mutant): told through the key's pipe, so the
+    # code under test cannot read their names anywhere.
+    ours = frozenset(json.loads(secrets.decode("utf-8")) if secrets else [])
     try:  # the C function itself: nothing the code under test patches later reaches it
         from _hashlib import hmac_digest as _mac
 
@@ -136,11 +143,13 @@ def _make_recorder():
         for p in sys.path
         if p and os.path.isdir(p) and realpath(p) != repo and not realpath(p).startswith(repo + os.sep)
     )
-    machinery = [(m, p, _lookup(m, p)) for m, p in _MACHINERY]
+    # The module objects themselves, held: sys.modules can be repopulated with look-alikes.
+    modules = dict((name, sys.modules.get(name)) for name, _ in _MACHINERY)
+    machinery = [(m, p, _lookup(modules[m], p)) for m, p in _MACHINERY]
     machinery = [(m, p, o) for m, p, o in machinery if o is not None]
     state = {
         "seq": 0, "status": {}, "evidence": set(), "origins": {}, "plugins": frozenset(), "guard": False,
-        "replaced": set(),
+        "replaced": set(), "running": None,
     }  # fmt: skip
 
     def send(kind, *fields):
@@ -172,14 +181,16 @@ def _make_recorder():
             if path in changed:
                 kind = "untrusted"
             elif path.startswith(repo + os.sep):
-                if path in named_tests or _TEST_NAME.search(path[len(repo) + 1 :]):
+                try:  # ctime: set by the kernel at every change, unlike mtime (touch -d)
+                    made_during_the_run = stat(path).st_ctime >= started
+                except OSError:
+                    made_during_the_run = True
+                if made_during_the_run:
+                    kind = "untrusted"
+                elif path in named_tests or _TEST_NAME.search(path[len(repo) + 1 :]):
                     kind = "test"
                 else:
-                    try:
-                        created_now = stat(path).st_mtime >= started
-                    except OSError:
-                        created_now = True
-                    kind = "untrusted" if created_now else "repo"
+                    kind = "repo"
             elif path.startswith(private):
                 kind = "installed" if path.startswith(here + os.sep) else "untrusted"
             elif path.startswith(installed):
@@ -190,17 +201,18 @@ def _make_recorder():
         return kind
 
     def acting_frame(frame):
-        """The frame that asked, skipping stdlib helpers that ask on a caller's behalf."""
+        """The frame that asked, skipping stdlib helpers that ask on a caller's behalf; None
+        when a helper that only summarises the stack (file, line, name: no locals) asked."""
         while frame is not None and frame.f_code.co_filename.endswith(_ON_BEHALF):
+            if frame.f_code.co_name in _SUMMARIES and frame.f_code.co_filename.endswith("traceback.py"):
+                return None
             frame = frame.f_back
         return frame
 
     def during_a_test(frame):
-        while frame is not None:
-            if origin(frame.f_code.co_filename) == "test":
-                return True
-            frame = frame.f_back
-        return False
+        # From pytest's own protocol, not the asking thread's stack (a helper thread's, or a
+        # signal handler's, has no test frame on it).
+        return state["running"] is not None
 
     def where(frame):
         path = frame.f_code.co_filename
@@ -231,7 +243,7 @@ def _make_recorder():
                 evidence("the code under test opened the grader's private files (%s)" % path)
             elif re.match(r"/proc/(self|\d+)/mem$", full):
                 evidence("the code under test opened process memory (%s)" % path)
-            elif not allowed.get("source") and full.startswith(repo + os.sep) and origin(full) == "test":
+            elif not allowed.get("source") and full.endswith(".py") and full.startswith(repo + os.sep) and origin(full) == "test":
                 frame = acting_frame(caller)
                 if frame is not None and origin(frame.f_code.co_filename) == "untrusted" and during_a_test(frame):
                     evidence("changed code read a test file while a test ran (%s, at %s)" % (full[len(repo) + 1 :], where(frame)))
@@ -268,10 +280,14 @@ def _make_recorder():
         return origin(code.co_filename), code.co_filename
 
     def check_machinery(moment):
+        for name, module in modules.items():
+            if module is not None and sys.modules.get(name) is not module and (name, "") not in state["replaced"]:
+                state["replaced"].add((name, ""))
+                evidence("sys.modules[%r] was replaced %s" % (name, moment))
         for module, path, expected in machinery:
             if (module, path) in state["replaced"]:
                 continue  # said once, at the first moment it was seen
-            current = _lookup(module, path)
+            current = _lookup(modules[module], path)
             if current is expected or (
                 _isinstance(current, tuple) and _isinstance(expected, tuple) and current[1] is expected[1]
             ):
@@ -295,7 +311,7 @@ def _make_recorder():
                 function = _getattr(implementation, "function", None)
                 function = _getattr(function, "__func__", function)
                 code = _getattr(function, "__code__", None)
-                if code is not None and origin(code.co_filename) == "untrusted":
+                if code is not None and origin(code.co_filename) in ("untrusted", "synthetic"):
                     evidence("changed code registered an implementation of pytest's hook %s (%s, %s)" % (name, where_code(code), moment))
 
     def where_code(code):
@@ -306,20 +322,56 @@ def _make_recorder():
 
     def status_of(report):
         if _hasattr(report, "wasxfail"):
-            return "XFAIL" if report.skipped else "FAILED"  # an unexpected pass is a failure
+            if not report.skipped:
+                return "FAILED"  # an unexpected pass is a failure
+            crash = _getattr(_getattr(report, "longrepr", None), "reprcrash", None)
+            path = _getattr(crash, "path", None)
+            if "xfail" not in report.keywords and path and origin(_str(path)) in ("untrusted", "synthetic"):
+                # pytest.xfail() called by the code under test, not by the test: a failure.
+                evidence("changed code declared %s an expected failure (%s:%s)" % (report.nodeid, path, _getattr(crash, "lineno", "?")))
+                return "FAILED"
+            return "XFAIL"
         if report.passed:
             return "PASSED"
         if report.skipped:
             return "SKIPPED"
         return "FAILED" if report.when == "call" else "ERROR"
 
+    import pytest  # loaded already: this module is one of its plugins
+
     class Recorder(object):
         def __init__(self):
             self.pluginmanager = None
 
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_collectreport(self, report):
+            # A module of ours that cannot be imported (a copy of a test module whose import
+            # registers something twice) must not interrupt the session as a collection error
+            # of the task's would: it is left out, and the grader is told.
+            path = report.nodeid.split("::", 1)[0]
+            if report.failed and path in ours:
+                report.outcome, report.longrepr, report.result = "passed", None, []
+                send("unimportable", path)
+
         def pytest_collection_finish(self, session):
             check_machinery("during collection")
             check_plugins(self.pluginmanager, "during collection")
+
+        def pytest_runtest_logstart(self, nodeid, location):
+            state["running"] = nodeid
+
+        def pytest_runtest_logfinish(self, nodeid, location):
+            state["running"] = None
+
+        def pytest_runtest_setup(self, item):
+            # A test item's own methods or test function, swapped for one of the patch's.
+            overridden = [name for name in ("runtest", "setup", "teardown", "repr_failure") if name in vars(item)]
+            if overridden:
+                evidence("%s has its own %s, set by %s" % (item.nodeid, ", ".join(overridden), "the code under test"))
+            for what, function in (("test function", _getattr(item, "obj", None)), ("runtest", _getattr(type(item), "runtest", None))):
+                code = _getattr(function, "__code__", None)
+                if code is not None and origin(code.co_filename) in ("untrusted", "synthetic"):
+                    evidence("the %s of %s runs code from %s" % (what, item.nodeid, code.co_filename))
 
         def pytest_runtest_logreport(self, report):
             check_machinery("before %s finished" % report.nodeid)

@@ -39,7 +39,14 @@ def _parse():
     parser.add_argument("--plugin", default="")  # empty: no pytest recorder (another runner)
     parser.add_argument("--repo", required=True)
     parser.add_argument("--user", default="")  # "uid:gid", or empty to keep ours
+    # Drop to --user only if the test command's Python works as that user (a local runtime:
+    # the host's interpreter may sit where that user cannot read).
+    parser.add_argument("--user-if-able", action="store_true")
+    # Where Python keeps bytecode: not the repository's __pycache__ (a planted .pyc is ignored).
+    parser.add_argument("--pycache", default="")
     parser.add_argument("--home", default="")
+    # A file (in a folder only root reads) whose bytes go to the recorder after the key.
+    parser.add_argument("--secrets", default="")
     parser.add_argument("command")
     return parser.parse_args()
 
@@ -120,6 +127,28 @@ def _reap():
             return
 
 
+def _drop_to(user):
+    uid, gid = (int(part) for part in user.split(":"))
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+
+
+def _able(args):
+    """Whether the test command's Python starts (and imports pytest) as --user, in the repo."""
+    probe = os.fork()
+    if probe == 0:
+        try:
+            _drop_to(args.user)
+            os.chdir(args.repo)
+            os.execvp("sh", ["sh", "-c", '"$(command -v python || command -v python3)" -c "import pytest" 2>/dev/null'])
+        except OSError:
+            pass
+        os._exit(1)
+    _, status = os.waitpid(probe, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
 def _child(args, key_read, record_write):
     os.setsid()  # its own session: Ctrl-C on the grader's terminal reaches us, not it
     os.chdir(args.repo)
@@ -131,14 +160,13 @@ def _child(args, key_read, record_write):
         environment["PYTHONPATH"] = args.plugin_dir + (":" + path if path else "")
         environment["AGENTENV_KEY_FD"] = str(key_read)
         environment["AGENTENV_RECORD_FD"] = str(record_write)
+    if args.pycache:
+        environment["PYTHONPYCACHEPREFIX"] = args.pycache
     if args.user:
-        uid, gid = (int(part) for part in args.user.split(":"))
         if args.home:
             environment["HOME"] = args.home
         environment["USER"] = environment["LOGNAME"] = "agentenv-tests"
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
+        _drop_to(args.user)
     for fd in (key_read, record_write):
         os.set_inheritable(fd, True)
     shell = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
@@ -190,6 +218,9 @@ class _Records:
 
 def main():
     args = _parse()
+    refused = ""
+    if args.user and args.user_if_able and not _able(args):
+        args.user, refused = "", "the test command's Python does not start as %s" % args.user
     subreaper = _become_subreaper()
     key = os.urandom(32)
     key_read, key_write = os.pipe()
@@ -201,7 +232,12 @@ def main():
         _child(args, key_read, record_write)
     os.close(key_read)
     os.close(record_write)
-    os.write(key_write, key)  # 32 bytes: within a pipe's buffer, never blocks
+    secrets = b""
+    if args.secrets:
+        with open(args.secrets, "rb") as handle:
+            secrets = handle.read()
+    # A few kB at most: within a pipe's buffer (64 kB), so this never blocks.
+    os.write(key_write, key + secrets)
     os.close(key_write)
 
     interrupted = []
@@ -253,6 +289,7 @@ def main():
         "leftover_processes": leftovers,
         "subreaper": subreaper,
         "user": args.user or None,
+        "user_refused": refused or None,
         "interrupted": bool(interrupted),
     }
     lines = [json.dumps(record) for record in records.verified]

@@ -53,9 +53,10 @@ def test_directives(task: Task) -> list[str]:
 test_directives.__test__ = False  # type: ignore[attr-defined]
 
 
-def hidden_test_command(task: Task, extra: Iterable[str] = ()) -> str:
-    """The task's test command with its directives (and `extra` ones, e.g. a canary file)."""
-    directives = test_directives(task) + list(extra)
-    if not directives:
+def hidden_test_command(task: Task, extra: Iterable[str] = (), *, directives: list[str] | None = None) -> str:
+    """The task's test command with its directives (or `directives`, e.g. with a canary placed
+    among them) and `extra` ones after them."""
+    named = (test_directives(task) if directives is None else list(directives)) + list(extra)
+    if not named:
         return task.test_cmd
-    return task.test_cmd + " " + " ".join(shlex.quote(directive) for directive in directives)
+    return task.test_cmd + " " + " ".join(shlex.quote(directive) for directive in named)
