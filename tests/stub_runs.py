@@ -22,6 +22,8 @@ from .conftest import REPO_ROOT
 
 AGENTENV = [sys.executable, "-m", "agentenv.cli.main"]
 KEY_ENV = "AGENTENV_TEST_KEY"
+# What one stub reply costs at the prices llm_config sets (100 prompt + 20 completion tokens).
+CALL_COST = 120 * 0.0001
 
 
 def llm_config(tmp_path: Path, base_url: str, run_id: str, **settings: Any) -> Path:

@@ -9,16 +9,19 @@ import signal
 import socket
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import docker
 import pytest
 
+from agentenv.rollout.config import load_config
+from agentenv.rollout.runner import run
 from agentenv.runtime.gc import leftovers
 from agentenv.trajectory.recorder import read_trajectory
 
 from .llm_stub import Reply, StubLLMServer
-from .stub_runs import SUBMIT, bash, kill_group, llm_config, run_cli, run_containers, start_cli, steps_of, task_of, unique_run_id, wait_for
+from .stub_runs import CALL_COST, KEY_ENV, SUBMIT, bash, kill_group, llm_config, run_cli, run_containers, start_cli, steps_of, task_of, unique_run_id, wait_for
 
 SPAN, KV, SEMVER, MEMO = (
     "spanlib-merge-nested-interval",
@@ -143,3 +146,80 @@ def test_gc_lists_leftovers_while_containers_are_being_removed(base_image) -> No
         created.clear()
         lister.join()
     assert not errors, f"gc failed while containers went away: {errors[0]!r}"
+
+
+def _in_process_run(config_path: Path, **overrides):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run(load_config(config_path, **overrides))
+
+
+def test_resume_reruns_model_and_auth_failures_but_not_the_agents_own_outcomes(
+    docker_provisioned, demo_tasks, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv(KEY_ENV, "sk-test")
+    patches = {t.instance_id: t.patch for t in demo_tasks}
+
+    def failing(request: dict) -> Reply:
+        task_id = task_of(request, demo_tasks)
+        if task_id == KV:
+            return Reply(status=401, error_message="invalid api key")  # auth_error
+        if task_id == SEMVER:
+            return Reply(status=503, error_message="overloaded")  # model_error: no retries left
+        if task_id == SPAN:
+            return Reply(content="I would rather chat.")  # format_error: the agent's own doing
+        return _solve(task_id, steps_of(request), patches)
+
+    with StubLLMServer(failing) as server:
+        config = llm_config(tmp_path, server.base_url, "statuses", workers=2, agent={"max_format_retries": 1})
+        first = {e.instance_id: e.exit_status for e in _in_process_run(config).episodes}
+        assert first == {KV: "auth_error", SEMVER: "model_error", SPAN: "format_error", MEMO: "submitted"}
+        kept = {task_id: (tmp_path / "statuses" / f"{task_id}.jsonl").read_text() for task_id in (SPAN, MEMO)}
+
+        server.set_script(lambda r: _solve(task_of(r, demo_tasks), steps_of(r), patches))
+        second = {e.instance_id: e for e in _in_process_run(config).episodes}
+    assert second[KV].resolved and second[SEMVER].resolved, "model and auth failures are run again"
+    assert second[SPAN].exit_status == "format_error" and second[MEMO].exit_status == "submitted"
+    assert {t: (tmp_path / "statuses" / f"{t}.jsonl").read_text() for t in (SPAN, MEMO)} == kept
+
+
+def test_a_footer_counts_every_model_call_of_its_episode(docker_provisioned, tmp_path: Path, monkeypatch) -> None:
+    """Re-asks for a malformed reply cost money too, also when the episode ends on them."""
+    monkeypatch.setenv(KEY_ENV, "sk-test")
+    with StubLLMServer(lambda request: Reply(content="no command here")) as server:
+        config = llm_config(tmp_path, server.base_url, "reasks", instance_ids=[SPAN], agent={"max_format_retries": 2})
+        summary = _in_process_run(config)
+        calls = len(server.requests)
+    assert calls == 3
+    footer = read_trajectory(tmp_path / "reasks" / f"{SPAN}.jsonl").footer
+    assert footer.exit_status == "format_error"
+    assert footer.cost == pytest.approx(calls * CALL_COST)
+    assert summary.report["total_cost"] == pytest.approx(calls * CALL_COST)
+
+
+def test_the_run_cost_limit_counts_what_re_run_attempts_spent(docker_provisioned, demo_tasks, tmp_path: Path, monkeypatch) -> None:
+    """An episode spends $0.036, then its container dies (env_error, run again on resume). The
+    resumed run must count that money: the run's limit holds over both runs."""
+    monkeypatch.setenv(KEY_ENV, "sk-test")
+    limit, pulled = 0.05, []
+
+    def spend_then_lose_the_container(request: dict) -> Reply:
+        if steps_of(request) == 3 and not pulled:
+            client = docker.from_env()
+            for container in run_containers("budget", client):
+                client.api.remove_container(container["Id"], force=True)
+                pulled.append(container["Id"])
+        return Reply(tool_calls=[bash("true")])  # never submits: spends until a limit stops it
+
+    with StubLLMServer(spend_then_lose_the_container) as server:
+        config = llm_config(tmp_path, server.base_url, "budget", instance_ids=[SPAN], episode_retries=0,
+                            cost_limit=limit, max_steps=50)
+        first = _in_process_run(config)
+        assert pulled and first.episodes[0].exit_status == "env_error"
+        assert len(server.requests) == 4
+        second = _in_process_run(config)
+        calls = len(server.requests)
+    assert second.episodes[0].exit_status == "run_cost_limit"
+    # A call may overshoot the limit by its own cost, never more: 5 calls, not 4 + 5.
+    assert calls * CALL_COST <= limit + CALL_COST
+    assert second.report["total_spent"] == pytest.approx(calls * CALL_COST)
