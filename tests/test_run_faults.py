@@ -20,6 +20,7 @@ from agentenv.rollout.runner import run
 from agentenv.runtime.gc import leftovers
 from agentenv.trajectory.recorder import read_trajectory
 
+from .conftest import REPO_ROOT
 from .llm_stub import Reply, StubLLMServer
 from .stub_runs import CALL_COST, KEY_ENV, SUBMIT, bash, kill_group, llm_config, run_cli, run_containers, start_cli, steps_of, task_of, unique_run_id, wait_for
 
@@ -223,3 +224,35 @@ def test_the_run_cost_limit_counts_what_re_run_attempts_spent(docker_provisioned
     # A call may overshoot the limit by its own cost, never more: 5 calls, not 4 + 5.
     assert calls * CALL_COST <= limit + CALL_COST
     assert second.report["total_spent"] == pytest.approx(calls * CALL_COST)
+
+
+def test_a_resume_with_a_changed_config_is_refused_unless_allowed(local_provisioned, tmp_path: Path) -> None:
+    def config(name: str, **settings) -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(json.dumps({
+            "tasks": str(REPO_ROOT / "tasks" / "demo"), "instance_ids": [KV], "runtime": "local",
+            "output": str(tmp_path), "run_id": "same", "max_steps": 30, **settings,
+        }))
+        return path
+
+    assert run_cli("run", str(config("first"))).returncode == 0
+    run_dir = tmp_path / "same"
+    before = {p.name: p.read_text() for p in run_dir.glob("*.json*")}
+
+    changed = run_cli("run", str(config("changed", max_steps=5, aci={"window": 50})))
+    assert changed.returncode == 2, changed.stderr
+    assert "max_steps: 30 -> 5" in changed.stderr and "aci.window: 100 -> 50" in changed.stderr
+    assert "--allow-config-change" in changed.stderr
+    assert {p.name: p.read_text() for p in run_dir.glob("*.json*")} == before, "nothing was touched"
+
+    # How many episodes run at once changes no result: allowed as it is.
+    faster = run_cli("run", str(config("faster", workers=2)))
+    assert faster.returncode == 0, faster.stderr
+    assert "resuming: 1 episodes already finished, 0 to run" in faster.stderr
+
+    allowed = run_cli("run", str(config("changed", max_steps=5, aci={"window": 50})), "--allow-config-change")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "resumed with a changed config" in allowed.stderr and "max_steps: 30 -> 5" in allowed.stderr
+    assert json.loads((run_dir / "config.json").read_text())["max_steps"] == 5
+    [kept] = [p for p in run_dir.glob("config-*.json")]
+    assert json.loads(kept.read_text())["max_steps"] == 30
