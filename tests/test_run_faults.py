@@ -5,23 +5,29 @@ recorded status, loses nothing that was flushed, and resumes."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
 
 from agentenv.rollout.config import load_config
+from agentenv.rollout.ledger import LEDGER_FILE, read_ledger
 from agentenv.rollout.runner import run
-from agentenv.runtime.gc import leftovers
+from agentenv.runtime.gc import leftovers, remove
+from agentenv.runtime.images import BASE_IMAGE
 from agentenv.trajectory.recorder import read_trajectory
 
 from .conftest import REPO_ROOT
 from .llm_stub import Reply, StubLLMServer
+from .private_engine import PrivateEngine
 from .stub_runs import CALL_COST, KEY_ENV, SUBMIT, bash, kill_group, llm_config, run_cli, run_containers, start_cli, steps_of, task_of, unique_run_id, wait_for
 
 SPAN, KV, SEMVER, MEMO = (
@@ -30,6 +36,13 @@ SPAN, KV, SEMVER, MEMO = (
     "semverlib-prerelease-numeric-order",
     "memokit-ttl-read-extends-expiry",
 )
+
+
+def _records(path: Path) -> list[str]:
+    """The kinds of the complete records of a trajectory another process is writing."""
+    if not path.exists():
+        return []
+    return [json.loads(line)["record"] for line in path.read_text().split("\n")[:-1] if line]
 
 
 def _solve(task_id: str, steps: int, patches: dict[str, str]) -> Reply:
@@ -71,8 +84,7 @@ def test_ctrl_c_stops_the_run_within_seconds_and_every_interrupted_episode_resum
         try:
             def all_stuck() -> bool:
                 graders = [c for c in run_containers(run_id) if c["Labels"].get("agentenv.instance_id") == KV]
-                memo = run_dir / f"{MEMO}.jsonl"
-                finished = memo.exists() and read_trajectory(memo).finished
+                finished = "footer" in _records(run_dir / f"{MEMO}.jsonl")
                 return SPAN in seen and seen.get(KV) == 1 and len(graders) == 2 and SEMVER in seen and finished
 
             wait_for(all_stuck, 120, "three episodes in flight", process)
@@ -256,3 +268,144 @@ def test_a_resume_with_a_changed_config_is_refused_unless_allowed(local_provisio
     assert json.loads((run_dir / "config.json").read_text())["max_steps"] == 5
     [kept] = [p for p in run_dir.glob("config-*.json")]
     assert json.loads(kept.read_text())["max_steps"] == 30
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def _flaky_environment_run(tmp_path: Path, demo_tasks, run_id: str, fault, engine: PrivateEngine | None = None):
+    """One episode (spanlib) whose environment fails once, between its 2nd and 3rd action,
+    by `fault()`; the model then solves it. Returns (the run's output, the trajectory's lines
+    at the moment of the fault, the run folder, the number of model calls)."""
+    patches = {t.instance_id: t.patch for t in demo_tasks}
+    at_fault: list[list[str]] = []
+    trajectory = tmp_path / run_id / f"{SPAN}.jsonl"
+
+    def policy(request: dict) -> Reply:
+        steps = steps_of(request)
+        if steps == 2 and not at_fault:
+            at_fault.append(_lines(trajectory))
+            fault()
+        if steps < 2:
+            return Reply(tool_calls=[bash("ls")])
+        if steps == 2:
+            return Reply(tool_calls=[bash(f"git apply <<'EOF'\n{patches[SPAN]}EOF")])
+        return Reply(tool_calls=[SUBMIT])
+
+    with StubLLMServer(policy) as server:
+        config = llm_config(tmp_path, server.base_url, run_id, instance_ids=[SPAN], episode_retries=1)
+        done = run_cli("run", str(config), env=engine.env if engine else None, timeout=600)
+        calls = len(server.requests)
+    assert at_fault, f"the fault never happened: {done.stderr}"
+    return done, at_fault[0], tmp_path / run_id, calls
+
+
+def _assert_recovered(done, at_fault: list[str], run_dir: Path, calls: int) -> None:
+    """The failed attempt is recorded (env_error) and kept whole; the retry solved the task."""
+    assert done.returncode == 0, done.stderr
+    final = read_trajectory(run_dir / f"{SPAN}.jsonl")
+    assert final.footer.exit_status == "submitted" and final.footer.resolved
+    kept = run_dir / "logs" / "superseded" / f"{SPAN}.1.jsonl"
+    assert _lines(kept)[: len(at_fault)] == at_fault, "what was flushed before the fault is kept"
+    failed = read_trajectory(kept)
+    assert failed.footer.exit_status == "env_error" and failed.footer.steps == len(failed.steps) >= 2
+    assert "--- attempt 1" in (run_dir / "logs" / f"{SPAN}.error.log").read_text()
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["resolved_instances"] == 1
+    assert report["total_spent"] == pytest.approx(calls * CALL_COST)
+    assert report["total_cost"] == pytest.approx(final.footer.cost) and final.footer.cost < report["total_spent"]
+
+
+def test_a_container_killed_from_outside_ends_its_attempt_and_the_episode_is_retried(
+    docker_provisioned, demo_tasks, tmp_path: Path
+) -> None:
+    run_id = unique_run_id("docker-kill")
+
+    def docker_kill() -> None:
+        [container] = run_containers(run_id)
+        subprocess.run(["docker", "kill", container["Id"]], check=True, capture_output=True)
+
+    done, at_fault, run_dir, calls = _flaky_environment_run(tmp_path, demo_tasks, run_id, docker_kill)
+    _assert_recovered(done, at_fault, run_dir, calls)
+    assert run_containers(run_id) == [], "the killed container was removed too"
+
+
+@pytest.fixture(scope="module")
+def private_engine(docker_provisioned) -> Iterator[PrivateEngine]:
+    """A dockerd of this module's own (see private_engine.py), with spanlib's images in it."""
+    shared = docker.from_env()
+    engine = PrivateEngine(storage_driver=shared.info()["Driver"])
+    try:
+        engine.start()
+        task_image = docker_provisioned[SPAN].image
+        repository = task_image.split(":")[0]
+        images = {BASE_IMAGE, task_image}
+        images |= {tag for image in shared.images.list(name=f"{repository}-env") for tag in image.tags}
+        engine.load(sorted(images))
+        yield engine
+    finally:
+        engine.stop()
+
+
+def test_an_engine_restart_during_a_run_ends_the_attempt_and_the_episode_is_retried(
+    private_engine: PrivateEngine, demo_tasks, tmp_path: Path
+) -> None:
+    run_id = unique_run_id("engine-restart")
+    done, at_fault, run_dir, calls = _flaky_environment_run(
+        tmp_path, demo_tasks, run_id, private_engine.restart, engine=private_engine
+    )
+    _assert_recovered(done, at_fault, run_dir, calls)
+    assert run_containers(run_id, private_engine.client()) == [], "the run left containers on the engine"
+
+
+def test_a_runner_killed_with_sigkill_loses_nothing_it_flushed_and_resumes(docker_provisioned, demo_tasks, tmp_path: Path) -> None:
+    patches = {t.instance_id: t.patch for t in demo_tasks}
+    run_id = unique_run_id("sigkill")
+    run_dir = tmp_path / run_id
+
+    def busy(request: dict) -> Reply:
+        task_id = task_of(request, demo_tasks)
+        if task_id == MEMO:
+            return _solve(task_id, steps_of(request), patches)
+        return Reply(tool_calls=[bash("ls")])  # works on until the runner dies
+
+    def steps_in(task_id: str) -> int:
+        return _records(run_dir / f"{task_id}.jsonl").count("step")
+
+    with StubLLMServer(busy) as server:
+        config = llm_config(tmp_path, server.base_url, run_id, instance_ids=[KV, MEMO, SEMVER], workers=2, max_steps=200)
+        process = start_cli("run", str(config), output=tmp_path / "killed.log")
+        try:
+            wait_for(lambda: "footer" in _records(run_dir / f"{MEMO}.jsonl") and steps_in(KV) >= 2 and steps_in(SEMVER) >= 2,
+                     180, "one episode finished and two under way", process)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            flushed = {task_id: _lines(run_dir / f"{task_id}.jsonl") for task_id in (KV, SEMVER)}
+            finished = (run_dir / f"{MEMO}.jsonl").read_text()
+            calls_before = len(server.requests)
+        finally:
+            kill_group(process)
+        # Its containers are left behind; gc finds them by their dead creator.
+        remove([c for c in leftovers() if c.labels.get("agentenv.host_pid") == str(process.pid)])
+        assert run_containers(run_id) == []
+
+        server.set_script(lambda r: _solve(task_of(r, demo_tasks), steps_of(r), patches))
+        resumed = run_cli("run", str(config))
+        calls = len(server.requests)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming: 1 episodes already finished, 2 to run" in resumed.stderr
+    assert (run_dir / f"{MEMO}.jsonl").read_text() == finished
+    charges = read_ledger(run_dir / LEDGER_FILE)
+    for task_id, lines in flushed.items():
+        assert read_trajectory(run_dir / f"{task_id}.jsonl").footer.resolved
+        kept = run_dir / "logs" / "superseded" / f"{task_id}.1.jsonl"
+        assert _lines(kept)[: len(lines)] == lines, f"{task_id}: what was flushed before the kill is kept"
+        killed = read_trajectory(kept)
+        assert killed.footer.exit_status == "interrupted" and killed.footer.steps == len(killed.steps)
+        spent = sum(c.cost for c in charges if c.attempt_id == killed.header.attempt_id)
+        assert killed.footer.cost == pytest.approx(spent) and spent >= 2 * CALL_COST
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["resolved_instances"] == 3
+    # Every call made before the kill is in the ledger, the one in flight at the kill perhaps not.
+    assert calls_before - 2 <= round(report["total_spent"] / CALL_COST) - (calls - calls_before) <= calls_before

@@ -24,7 +24,7 @@ from agentenv.agents.budget import SharedBudget
 from agentenv.files import write_atomically
 from agentenv.grading.metrics import pass_at_k
 from agentenv.grading.report import InstanceReport, run_report
-from agentenv.rollout.attempt import INTERRUPTED
+from agentenv.rollout.attempt import INTERRUPTED, end_unfinished
 from agentenv.rollout.config import RunConfig
 from agentenv.rollout.episode import EpisodeResult
 from agentenv.rollout.jobs import EpisodeJob, finished_result, plan_jobs
@@ -140,7 +140,17 @@ def run(
     # Every attempt's spending counts against the run's limit, re-run ones included.
     carry_over(run_dir, [Path(job.trajectory_path) for job in jobs])
     ledger_path = run_dir / LEDGER_FILE
-    spent = total(read_ledger(ledger_path))
+    charges = read_ledger(ledger_path)
+    spent = total(charges)
+    # A trajectory without a footer is an episode whose process died under it (SIGKILL, a
+    # crash): say so in it before it is kept aside and run again.
+    for job in pending:
+        end_unfinished(
+            Path(job.trajectory_path),
+            INTERRUPTED,
+            "the run's process ended during this episode (killed?); a resumed run ran it again",
+            lambda header: total(c for c in charges if c.attempt_id == getattr(header, "attempt_id", None)),
+        )
     tasks_by_id = {task.instance_id: task for task in tasks}
     ran: set[tuple[str, int]] = set()
 
