@@ -89,7 +89,7 @@ def test_ctrl_c_stops_the_run_within_seconds_and_every_interrupted_episode_resum
 
             wait_for(all_stuck, 120, "three episodes in flight", process)
             time.sleep(1.0)  # the long command is running, the tests are importing
-            process.send_signal(sig)
+            os.killpg(process.pid, sig)  # as a terminal does: the whole process group
             signalled = time.monotonic()
             process.wait(timeout=60)
             took = time.monotonic() - signalled
@@ -409,3 +409,65 @@ def test_a_runner_killed_with_sigkill_loses_nothing_it_flushed_and_resumes(docke
     assert report["resolved_instances"] == 3
     # Every call made before the kill is in the ledger, the one in flight at the kill perhaps not.
     assert calls_before - 2 <= round(report["total_spent"] / CALL_COST) - (calls - calls_before) <= calls_before
+
+
+def test_a_dead_ray_actor_costs_only_its_own_episode(docker_provisioned, demo_tasks, tmp_path: Path, monkeypatch) -> None:
+    """The actor running one episode is SIGKILLed in the middle of it: that episode runs again
+    on a new actor, the other actor's episodes finish as if nothing happened."""
+    monkeypatch.setenv(KEY_ENV, "sk-test")
+    patches = {t.instance_id: t.patch for t in demo_tasks}
+    run_id = unique_run_id("ray-actor")
+    killed: list[int] = []
+
+    def policy(request: dict) -> Reply:
+        task_id, steps = task_of(request, demo_tasks), steps_of(request)
+        if task_id == KV and steps == 1 and not killed:
+            # The actor that runs KV's episode created its container: the label names it.
+            [container] = [c for c in run_containers(run_id) if c["Labels"]["agentenv.instance_id"] == KV]
+            actor = int(container["Labels"]["agentenv.host_pid"])
+            os.kill(actor, signal.SIGKILL)
+            killed.append(actor)
+        return _solve(task_id, steps, patches)
+
+    with StubLLMServer(policy) as server:
+        config = llm_config(tmp_path, server.base_url, run_id, instance_ids=[KV, MEMO], workers=2, backend="ray")
+        summary = _in_process_run(config)
+    assert killed, "an actor was killed"
+    by_id = {e.instance_id: e for e in summary.episodes}
+    assert all(e.resolved and e.exit_status == "submitted" for e in by_id.values()), by_id
+    assert by_id[KV].attempts == 2 and by_id[MEMO].attempts == 1
+    lost = read_trajectory(tmp_path / run_id / "logs" / "superseded" / f"{KV}.1.jsonl")
+    assert lost.footer.exit_status == "env_error" and "actor" in lost.footer.error
+    assert lost.footer.steps == len(lost.steps) == 1
+    assert run_containers(run_id) == [], "the dead actor's container was removed"
+
+
+def test_sigterm_stops_a_ray_run_and_removes_its_actors_containers(docker_provisioned, demo_tasks, tmp_path: Path) -> None:
+    """`kill PID` of a Ray run whose two actors each wait on a model call, a third job queued."""
+    run_id = unique_run_id("ray-sigterm")
+    seen: set[str] = set()
+
+    def waiting(request: dict) -> Reply:
+        seen.add(task_of(request, demo_tasks))
+        return Reply(tool_calls=[SUBMIT], delay_s=120)
+
+    with StubLLMServer(waiting) as server:
+        config = llm_config(tmp_path, server.base_url, run_id, instance_ids=[KV, MEMO, SEMVER], workers=2, backend="ray")
+        output = tmp_path / "run.log"
+        process = start_cli("run", str(config), output=output)
+        try:
+            wait_for(lambda: len(seen) == 2, 300, "two episodes waiting on the model", process)
+            process.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            process.wait(timeout=60)
+            took = time.monotonic() - signalled
+        finally:
+            kill_group(process, run_id)
+    assert took < 15, f"the run took {took:.1f}s to stop"
+    assert process.returncode == 128 + signal.SIGTERM, output.read_text()
+    assert "2 episodes interrupted, 1 not started" in output.read_text().replace("\n", " ")
+    assert run_containers(run_id) == []
+    for task_id in seen:
+        footer = read_trajectory(tmp_path / run_id / f"{task_id}.jsonl").footer
+        assert footer is not None and footer.exit_status == "interrupted"
+    assert not ({KV, MEMO, SEMVER} - seen) & {p.stem for p in (tmp_path / run_id).glob("*.jsonl")}

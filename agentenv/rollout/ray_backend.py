@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import socket
+import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import RayActorError, RayError
 
 from agentenv.rollout.attempt import INTERRUPTED, end_unfinished
 from agentenv.rollout.config import RunConfig
@@ -83,8 +87,9 @@ class RayBudget:
 
 @ray.remote(num_cpus=1, max_restarts=0)
 class EpisodeWorker:
-    def pid(self) -> int:
-        return os.getpid()
+    def whereabouts(self) -> tuple[str, int]:
+        """(host, pid): the containers this actor starts carry them as their creator."""
+        return socket.gethostname(), os.getpid()
 
     def run(self, job: dict[str, Any], config: dict[str, Any], base_dir: str, task: dict[str, Any], budget: Any) -> dict[str, Any]:
         # Imported in the actor's process: what it runs there is the same code as locally.
@@ -101,17 +106,25 @@ def _connect(address: str | None, workers: int) -> bool:
     """Join or start a cluster; True if this call started it (and so must stop it)."""
     if ray.is_initialized():
         return False
-    if address:
-        ray.init(address=address, logging_level=logging.WARNING)
-        return False
-    ray.init(
-        num_cpus=max(workers, os.cpu_count() or 1),
-        include_dashboard=False,
-        logging_level=logging.WARNING,
-        # Workers must import this very package, from wherever the driver has it.
-        runtime_env={"env_vars": {"LITELLM_LOCAL_MODEL_COST_MAP": os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP", "True")}},
-    )
-    return True
+    # ray.init replaces the driver's SIGTERM handler with one that exits at once; the run's
+    # own (stop.py: end the episodes, write the files) is put back.
+    main = threading.current_thread() is threading.main_thread()
+    sigterm = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        if address:
+            ray.init(address=address, logging_level=logging.WARNING)
+            return False
+        ray.init(
+            num_cpus=max(workers, os.cpu_count() or 1),
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            # Workers must import this very package, from wherever the driver has it.
+            runtime_env={"env_vars": {"LITELLM_LOCAL_MODEL_COST_MAP": os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP", "True")}},
+        )
+        return True
+    finally:
+        if main and sigterm is not None:
+            signal.signal(signal.SIGTERM, sigterm)
 
 
 def _attempt_cost(ledger: Path) -> Callable[[TrajectoryHeader], float]:
@@ -133,16 +146,35 @@ class _Pool:
         self.dumped = config.model_dump(mode="json")
         self.task_dumps = {task_id: task.model_dump(mode="json") for task_id, task in tasks.items()}
         self.budget = budget
-        self.idle: list[Any] = [EpisodeWorker.remote() for _ in range(min(config.workers, len(jobs)))]
+        self.idle: list[Any] = []
         self.running: dict[Any, tuple[Any, EpisodeJob]] = {}
-        self.actors: list[Any] = list(self.idle)
+        self.actors: list[Any] = []
+        # Each actor's (host, pid), asked first thing, so known once it runs an episode.
+        self.whereabouts: list[Any] = []
         # Attempts lost with their actor, per job.
         self.lost: dict[str, int] = {}
+        for _ in range(min(config.workers, len(jobs))):
+            self.add_actor()
 
-    def replace(self) -> None:
+    def add_actor(self) -> None:
         actor = EpisodeWorker.remote()
+        self.whereabouts.append(actor.whereabouts.remote())
         self.actors.append(actor)
         self.idle.append(actor)
+
+    def local_pids(self) -> list[int]:
+        """The pids of the actors on this host that are known."""
+        ready, _ = ray.wait(self.whereabouts, num_returns=len(self.whereabouts), timeout=0)
+        here = socket.gethostname()
+        pids = []
+        for ref in ready:
+            try:
+                host, pid = ray.get(ref, timeout=0)
+            except RayError:
+                continue
+            if host == here:
+                pids.append(pid)
+        return pids
 
     def start_idle(self) -> None:
         while self.idle and self.todo:
@@ -175,12 +207,24 @@ def run_ray(
             pool.start_idle()
             ready, _ = ray.wait(list(pool.running), num_returns=1, timeout=_POLL_S)
             for ref in ready:
-                actor, job = pool.running.pop(ref)
+                actor, job = pool.running[ref]
                 try:
                     raw = ray.get(ref)
-                except RayActorError as exc:
-                    _actor_lost(pool, job, exc, run_id, cost_of, on_result)
+                except RayError as exc:
+                    if stop.requested:  # the signal reached the actors too: _stop ends it
+                        break
+                    del pool.running[ref]
+                    if isinstance(exc, RayActorError):
+                        _actor_lost(pool, job, exc, run_id, cost_of, on_result)
+                        continue
+                    # The actor lives; its call failed outside the episode (a bug of ours).
+                    error = f"the Ray call failed: {str(exc).splitlines()[0]}"
+                    log.warning("%s: %s", job.trajectory_id, error)
+                    footer = end_unfinished(Path(job.trajectory_path), "env_error", error, cost_of)
+                    on_result(job_result(job, footer, 1) if footer is not None else not_run(job, "env_error", error, 1))
+                    pool.idle.append(actor)
                     continue
+                del pool.running[ref]
                 result = EpisodeResult.model_validate(raw)
                 lost = pool.lost.get(job.trajectory_id, 0)
                 on_result(result.model_copy(update={"attempts": result.attempts + lost}))
@@ -209,7 +253,7 @@ def _actor_lost(
     footer = end_unfinished(Path(job.trajectory_path), "env_error", error, cost_of)
     if run_id is not None:
         remove_run_containers(run_id)  # the dead actor's: their creator is gone
-    pool.replace()
+    pool.add_actor()
     if lost > pool.config.episode_retries:
         on_result(job_result(job, footer, lost) if footer is not None else not_run(job, "env_error", error, lost))
     else:
@@ -223,14 +267,19 @@ def _stop(
     cost_of: Callable[[TrajectoryHeader], float],
     on_result: Callable[[EpisodeResult], None],
 ) -> None:
-    """Kill every actor; once they are gone, end the episodes they were running."""
+    """Kill every actor; once they are gone, end the episodes they were running and remove
+    their containers."""
+    pids = pool.local_pids()
     for actor in pool.actors:
         ray.kill(actor, no_restart=True)
-    # A killed actor's call resolves with an error once its process is gone: only then is
-    # nobody else writing the trajectory.
+    # ray.kill does not wait. Only once an actor's process is gone is nobody else writing its
+    # trajectory or starting containers.
+    deadline = time.monotonic() + _KILL_WAIT_S
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
     refs = list(pool.running)
     if refs:
-        ray.wait(refs, num_returns=len(refs), timeout=_KILL_WAIT_S)
+        ray.wait(refs, num_returns=len(refs), timeout=max(0.0, deadline - time.monotonic()))
     for ref, (_, job) in pool.running.items():
         try:
             raw = ray.get(ref, timeout=0)
@@ -242,3 +291,13 @@ def _stop(
     pool.running.clear()
     if run_id is not None:
         remove_run_containers(run_id)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
