@@ -117,7 +117,7 @@ def test_ctrl_c_stops_the_run_within_seconds_and_every_interrupted_episode_resum
 
         # Resume (the same config, workers aside): the interrupted episodes run again, only they.
         server.set_script(lambda r: _solve(task_of(r, demo_tasks), steps_of(r), patches))
-        resumed = run_cli("run", str(llm_config(tmp_path, server.base_url, run_id, workers=2, **settings)))
+        resumed = run_cli("run", str(llm_config(tmp_path, server.base_url, run_id, workers=3, **settings)))
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming: 1 episodes already finished, 3 to run" in resumed.stderr
     assert (run_dir / f"{MEMO}.jsonl").read_text() == finished
@@ -471,3 +471,32 @@ def test_sigterm_stops_a_ray_run_and_removes_its_actors_containers(docker_provis
         footer = read_trajectory(tmp_path / run_id / f"{task_id}.jsonl").footer
         assert footer is not None and footer.exit_status == "interrupted"
     assert not ({KV, MEMO, SEMVER} - seen) & {p.stem for p in (tmp_path / run_id).glob("*.jsonl")}
+
+
+def test_a_second_ctrl_c_exits_at_once_and_leaves_the_rest_to_gc(docker_provisioned, demo_tasks, tmp_path: Path) -> None:
+    run_id = unique_run_id("twice")
+    seen: list[str] = []
+
+    def waiting(request: dict) -> Reply:
+        seen.append(task_of(request, demo_tasks))
+        return Reply(tool_calls=[SUBMIT], delay_s=120)
+
+    with StubLLMServer(waiting) as server:
+        config = llm_config(tmp_path, server.base_url, run_id, instance_ids=[KV])
+        output = tmp_path / "run.log"
+        process = start_cli("run", str(config), output=output)
+        try:
+            wait_for(lambda: bool(seen), 120, "an episode waiting on the model", process)
+            os.killpg(process.pid, signal.SIGINT)
+            wait_for(lambda: "stopping the run" in output.read_text(), 30, "the first Ctrl-C to be heard", process)
+            os.killpg(process.pid, signal.SIGINT)
+            signalled = time.monotonic()
+            process.wait(timeout=30)
+            took = time.monotonic() - signalled
+            left = {c["Id"][:12] for c in run_containers(run_id)}
+            assert left <= {c.id for c in leftovers()}, "what is left, gc finds (its creator is gone)"
+        finally:
+            kill_group(process, run_id)
+    assert took < 3, f"{took:.1f}s after the second Ctrl-C"
+    assert process.returncode == 128 + signal.SIGINT
+    assert "exiting now" in output.read_text()
