@@ -67,7 +67,7 @@ def read_ledger(path: Path) -> list[Charge]:
                 # A last line without its newline: the writer was killed in the middle of it.
                 log.warning("%s:%d: an unfinished last record is left out", path, number)
                 continue
-            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else describe_validation(exc)
+            detail = f"not valid JSON: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else describe_validation(exc)
             raise LedgerError(f"{path}:{number}: {detail}") from None
     return charges
 
@@ -125,3 +125,4 @@ def carry_over(run_dir: Path, trajectories: Iterable[Path]) -> None:
                 ledger.append(cost, trajectory.header.trajectory_id, CARRIED_OVER)
     finally:
         ledger.close()
+    path.touch()  # the ledger exists from now on: this is done once per run folder

@@ -198,6 +198,7 @@ def run_ray(
     stop = stop or RunStop()
     started = _connect(config.address, config.workers)
     pool: _Pool | None = None
+    budget: Any = None
     cost_of = _attempt_cost(ledger) if ledger is not None else (lambda header: 0.0)
     run_id = jobs[0].run_id if config.runtime != "local" else None
     try:
@@ -232,7 +233,7 @@ def run_ray(
         if stop.requested:
             _stop(pool, stop.reason or INTERRUPTED, run_id, cost_of, on_result)
     finally:
-        for actor in pool.actors if pool is not None else []:
+        for actor in [*(pool.actors if pool is not None else []), *([budget] if budget is not None else [])]:
             ray.kill(actor)
         if started:
             ray.shutdown()
