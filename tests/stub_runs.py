@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 
 from agentenv.tasks.model import Task
 
@@ -109,4 +110,10 @@ def kill_group(process: subprocess.Popen[str], run_id: str | None = None) -> Non
     if run_id is not None:
         client = docker.from_env()
         for container in run_containers(run_id, client):
-            client.api.remove_container(container["Id"], force=True)
+            try:
+                client.api.remove_container(container["Id"], force=True)
+            except docker.errors.NotFound:
+                pass  # gone in the meantime
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # 409: its removal is already under way
+                    raise
