@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +14,10 @@ from rich.table import Table
 
 from agentenv.rollout.config import ConfigError, load_config
 from agentenv.rollout.episode import EpisodeResult
+from agentenv.rollout.ledger import LedgerError
+from agentenv.rollout.resume import ConfigChanged
 from agentenv.rollout.runner import run as run_config
+from agentenv.rollout.stop import RunStop, stop_on_signals
 from agentenv.runtime.base import RuntimeUnavailable
 from agentenv.tasks.loader import TaskLoadError
 
@@ -45,8 +50,19 @@ def run(
     samples: Annotated[int | None, typer.Option(min=1, help="Attempts per task (the report gives pass@1..K).")] = None,
     backend: Annotated[str | None, typer.Option(help="local (threads) or ray.")] = None,
     address: Annotated[str | None, typer.Option(help="Ray: a cluster to join; none starts a local one.")] = None,
+    allow_config_change: Annotated[
+        bool,
+        typer.Option(
+            "--allow-config-change",
+            help="Resume a run folder although settings that change results differ from its config.json.",
+        ),
+    ] = False,
 ) -> None:
-    """Run every task of CONFIG; write trajectories, predictions.jsonl and report.json."""
+    """Run every task of CONFIG; write trajectories, predictions.jsonl and report.json.
+
+    Ctrl-C (or SIGTERM) stops the run: the episodes in flight end as `interrupted`, their
+    containers are removed, the run's files are written; running it again resumes. A second
+    Ctrl-C exits at once."""
     if runtime is not None and runtime not in ("docker", "local", "auto"):
         raise typer.BadParameter("must be docker, local or auto", param_hint="--runtime")
     if backend is not None and backend not in ("local", "ray"):
@@ -91,17 +107,43 @@ def run(
             progress.update(bar, advance=1, rate=rate, cost=tally["cost"])
 
         try:
-            summary = run_config(loaded, config_name=config.stem, on_episode=ended, on_start=started)
+            with stop_on_signals(RunStop()) as stop:
+                summary = run_config(
+                    loaded,
+                    config_name=config.stem,
+                    on_episode=ended,
+                    on_start=started,
+                    stop=stop,
+                    allow_config_change=allow_config_change,
+                )
+        except (ConfigChanged, ConfigError, LedgerError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
         except (TaskLoadError, RuntimeUnavailable, ValueError) as exc:  # ValueError: templates too
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from None
 
+    if summary.config_changes:
+        console.print("[yellow]resumed with a changed config:[/yellow] " + "; ".join(summary.config_changes))
     console.print(_table(summary.episodes, loaded.samples))
     report = summary.report
     line = f"resolved {report['resolved_instances']}/{report['total_instances']}; cost ${report['total_cost']:.4f}"
+    if report["total_spent"] != report["total_cost"]:
+        line += f" (${report['total_spent']:.4f} spent in all, with attempts that were run again)"
     if "pass_at_k" in report:
         line += "; " + ", ".join(f"pass@{k} {v:.2f}" for k, v in report["pass_at_k"].items())
     console.print(f"{line}; run folder: {summary.run_dir}")
+    if summary.interrupted:
+        stopped = sum(1 for e in summary.episodes if e.exit_status == "interrupted")
+        console.print(
+            f"[red]{summary.interrupted}:[/red] {stopped} episodes interrupted, {summary.not_started} not started; "
+            "run the same command again to resume"
+        )
+        # Every file is written and closed. Threads blocked in a model call cannot be woken,
+        # and tearing down an interpreter with litellm loaded takes seconds: exit now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(stop.exit_code)
     failed = [e.instance_id for e in summary.episodes if e.exit_status == "env_error"]
     if failed:
         console.print(f"[red]episodes that could not run:[/red] {', '.join(failed)}")

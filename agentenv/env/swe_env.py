@@ -9,6 +9,7 @@ reaching `max_steps` truncates it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
 
@@ -43,6 +44,10 @@ then submit. One command per action; the commands are:
 """
 
 
+class EpisodeCancelled(Exception):
+    """The env's owner cancelled the episode (its run is stopping)."""
+
+
 class SWEEnv(gym.Env[str, str]):
     metadata = {"render_modes": ["ansi"]}
 
@@ -60,6 +65,7 @@ class SWEEnv(gym.Env[str, str]):
         labels: dict[str, str] | None = None,
         spare_runtime: bool = True,
         render_mode: str | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
@@ -82,6 +88,9 @@ class SWEEnv(gym.Env[str, str]):
         # The built-in commands plus those of the user's bundle folders (with their scripts).
         self.bundle: ToolBundle = load_toolset(tools)
         self.labels = labels or {}
+        # Asked before and after every runtime starts (the episode's, a grader's): once it says
+        # yes (the run is stopping), no runtime starts or outlives its start.
+        self._cancelled = cancelled or (lambda: False)
         self.action_space = UnicodeText(MAX_ACTION_CHARS)
         self.observation_space = UnicodeText(self.aci_config.max_observation_chars)
 
@@ -109,7 +118,7 @@ class SWEEnv(gym.Env[str, str]):
         self._close_runtime()
         self.task = self.tasks[task_id]
         provisioned = self.provisioned(self.task)
-        self.runtime = self._pool.take(task_id, provisioned.start)
+        self.runtime = self._pool.take(task_id, lambda: self._start_runtime(provisioned.start))
         self.aci = ACI(self.runtime, test_cmd=self.task.test_cmd, config=self.aci_config, bundle=self.bundle)
         self.steps = 0
         self._done = False
@@ -180,7 +189,17 @@ class SWEEnv(gym.Env[str, str]):
         """Grade `patch` for the current task in a fresh runtime with the hidden tests."""
         if self.task is None:
             raise ResetNeeded("no task: call reset() first")
-        return grade(self.task, patch, self.provisioned(self.task).start, timeout=self.grading_timeout)
+        start = self.provisioned(self.task).start
+        return grade(self.task, patch, lambda: self._start_runtime(start), timeout=self.grading_timeout)
+
+    def _start_runtime(self, start: Callable[[], Runtime]) -> Runtime:
+        if self._cancelled():
+            raise EpisodeCancelled("the episode was cancelled: no runtime is started")
+        runtime = start()
+        if self._cancelled():  # cancelled while it was starting: nobody else would remove it
+            runtime.close()
+            raise EpisodeCancelled("the episode was cancelled while a runtime was starting")
+        return runtime
 
     def _instance_prompt(self, task: Task) -> str:
         assert self.runtime is not None and self.aci is not None

@@ -13,8 +13,8 @@ from pydantic import BaseModel
 
 from agentenv.agents.base import Agent, AgentError
 from agentenv.env.swe_env import SWEEnv
+from agentenv.rollout.attempt import Attempt, EpisodeInterrupted
 from agentenv.trajectory.model import StepRecord, TrajectoryFooter, TrajectoryHeader
-from agentenv.trajectory.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,14 @@ def _save_test_log(log_dir: Path | None, instance_id: str, test_log: str | None)
         (log_dir / f"{instance_id}.test.log").write_text(test_log, encoding="utf-8")
 
 
+def _spent(agent: Agent, recorded: float) -> float:
+    """What the episode spent on models: the agent's own tally when it keeps one (it counts the
+    calls of a step that never got recorded: re-asks before a format error, a call whose step
+    was cut short), else the sum over the recorded steps."""
+    cost = getattr(agent, "cost", None)
+    return float(cost) if isinstance(cost, int | float) else recorded
+
+
 def run_episode(
     env: SWEEnv,
     agent: Agent,
@@ -95,12 +103,23 @@ def run_episode(
     seed: int | None,
     log_dir: Path | None = None,
     extra_header: dict[str, Any] | None = None,
+    attempt: Attempt | None = None,
 ) -> EpisodeResult:
+    """Reset `env`, let `agent` act until the episode ends, record every step as it happens.
+
+    `attempt` (made here if not given) owns the trajectory file: its owner may end it from
+    another thread (a stop), after which this raises `EpisodeInterrupted`. Errors of the env
+    propagate with the trajectory left open, for the caller to end.
+    """
+    own_attempt = attempt is None
+    attempt = attempt or Attempt(trajectory_path)
     started = time.monotonic()
     observation, info = env.reset(seed=seed, options={"task_id": instance_id})
     assert env.task is not None
-    with Recorder(trajectory_path) as recorder:
-        recorder.write(
+    recorded = 0.0
+    attempt.cost = lambda: _spent(agent, recorded)
+    try:
+        attempt.open(
             TrajectoryHeader(
                 run_id=run_id,
                 instance_id=instance_id,
@@ -114,13 +133,14 @@ def run_episode(
                 base_commit=info.get("base_commit"),
                 initial_observation=observation,
                 tools=env.bundle.function_schemas(),
+                attempt_id=attempt.id,
                 **(extra_header or {}),
             )
         )
         exit_status, error = "max_steps", None
         submission: str | None = None
         grade: dict[str, Any] | None = None
-        total_reward, cost, index = 0.0, 0.0, 0
+        total_reward, index = 0.0, 0
         try:
             agent.reset(observation, info)
             while True:
@@ -128,12 +148,12 @@ def run_episode(
                 decision = agent.act(observation, info)
                 thinking = time.monotonic() - thinking_started
                 if decision.model_call is not None:
-                    cost += decision.model_call.cost
+                    recorded += decision.model_call.cost
                 step_started = time.monotonic()
                 observation, reward, terminated, truncated, info = env.step(decision.action)
                 # The hidden tests' log goes beside the trajectory, not into it.
                 _save_test_log(log_dir, instance_id, info.pop("test_log", None))
-                recorder.write(
+                attempt.record(
                     StepRecord(
                         index=index,
                         action=decision.action,
@@ -168,9 +188,13 @@ def run_episode(
             grade=grade,
             resolved=bool(grade and grade.get("resolved")),
             total_reward=total_reward,
-            cost=cost,
+            cost=_spent(agent, recorded),
             error=error,
             duration_s=time.monotonic() - started,
         )
-        recorder.write(footer)
+        if not attempt.finish(footer):
+            raise EpisodeInterrupted(attempt.interrupted or f"{trajectory_path}: the attempt was ended")
+    finally:
+        if own_attempt:
+            attempt.close()
     return EpisodeResult.from_footer(footer, instance_id=instance_id, trajectory=trajectory_path)

@@ -12,8 +12,19 @@ from agentenv.tasks.model import Task
 from agentenv.trajectory.recorder import TrajectoryError, read_trajectory
 
 log = logging.getLogger(__name__)
-# Footers that do not make a job done: it is run again when the run is resumed.
-RETRY_ON_RESUME = {"env_error", "run_cost_limit"}
+# Footers that do not make a job done: it is run again when the run is resumed. They say the
+# episode was cut short by something other than the agent, which another try may not meet:
+# - env_error: the environment failed (a dead container or engine, a failed build);
+# - interrupted: the run was stopped (SIGINT/SIGTERM) or its process died under it;
+# - run_cost_limit: the run's budget ran out, not the episode's (a resume may raise it);
+# - model_error: the model failed for good (transient errors past their retries, a lasting
+#   server error);
+# - auth_error: the API key is missing or refused (the user fixes it, then resumes).
+# The agent's own outcomes stand: submitted, max_steps, cost_limit and call_limit (its own
+# limits), format_error (it kept answering without a usable command), context_window (its
+# history outgrew the model), agent_error (the agent gave up, e.g. the oracle without a patch).
+# Any status not named here stands too: a job is never re-run (and paid for) by guesswork.
+RETRY_ON_RESUME = frozenset({"env_error", "interrupted", "run_cost_limit", "model_error", "auth_error"})
 
 
 class EpisodeJob(BaseModel):

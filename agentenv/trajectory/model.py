@@ -107,7 +107,14 @@ class StepRecord(_Record):
     timestamp: str = Field(default_factory=now)
 
 
-ExitStatus = Literal["submitted", "max_steps", "agent_error", "env_error", "cost_limit", "call_limit"]
+# How episodes end (the footer's `exit_status`; importers keep other tools' own statuses).
+# `interrupted`: the run stopped (a signal, or its process died) during the episode; it is run
+# again on resume, as are env_error, model_error, auth_error and run_cost_limit
+# (rollout/jobs.py says why).
+ExitStatus = Literal[
+    "submitted", "max_steps", "agent_error", "env_error", "interrupted", "cost_limit", "call_limit",
+    "run_cost_limit", "format_error", "auth_error", "context_window", "model_error", "branch_stopped",
+]
 
 
 class TrajectoryFooter(_Record):
