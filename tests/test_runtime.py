@@ -187,3 +187,19 @@ def test_transient_and_lasting_engine_errors_are_told_apart() -> None:
     assert not is_transient(api_error(500, "cannot mount volume over existing file"))
     assert not is_transient(api_error(400, "invalid reference format"))
     assert not is_transient(docker.errors.ImageNotFound("no such image"))
+
+
+def test_a_command_in_a_killed_container_fails_at_once_not_after_retries(docker_runtime) -> None:
+    # The engine answers 409 "container ... is not running": no retry can change that.
+    from agentenv.runtime.base import RuntimeUnavailable
+    from agentenv.runtime.engine import docker_client, is_transient
+
+    docker_client().api.kill(docker_runtime.container.id)
+    try:
+        docker_client().api.exec_create(docker_runtime.container.id, ["true"])
+    except docker.errors.APIError as conflict:
+        assert conflict.status_code == 409 and not is_transient(conflict)
+    else:
+        raise AssertionError("an exec in a killed container was accepted")
+    with pytest.raises(RuntimeUnavailable):
+        docker_runtime.run("true")

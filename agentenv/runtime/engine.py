@@ -34,12 +34,16 @@ T = TypeVar("T")
 # A 500 is retried only when its text says so: the engine uses it for lasting errors too.
 _TRANSIENT_STATUS = {409, 429, 502, 503, 504}
 _TRANSIENT_TEXT = ("device or resource busy", "connection reset", "timed out", "try again")
+# 409s that last: the container is gone from under us (killed, the engine restarted).
+_LASTING_CONFLICT_TEXT = ("is not running", "is paused", "is restarting")
 
 
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, docker.errors.NotFound | docker.errors.ImageNotFound):
         return False
     if isinstance(exc, docker.errors.APIError):
+        if exc.status_code == 409 and any(text in str(exc).lower() for text in _LASTING_CONFLICT_TEXT):
+            return False
         if exc.status_code in _TRANSIENT_STATUS:
             return True
         return any(text in str(exc).lower() for text in _TRANSIENT_TEXT)
