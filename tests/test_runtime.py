@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import docker
 import pytest
 
@@ -47,22 +49,50 @@ def test_commands_read_eof_on_stdin(any_runtime: Runtime) -> None:
     assert result.exit_code == 0 and result.output == "''\n"
 
 
+IGNORES_SIGINT = "python3 -c 'import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(30)'"
+CATCHES_SIGINT = "python3 -c 'import time\ntry:\n    time.sleep(30)\nexcept KeyboardInterrupt:\n    print(\"bye\")'"
+
+
 @pytest.mark.parametrize(
     "command",
     [
         "echo started; sleep 30; echo never",
-        "echo started; while true; do :; done",  # a builtin loop: no child process to kill
-        "trap '' INT; echo started; sleep 30",  # ignores Ctrl-C: needs the hard kill
+        "echo started; while true; do :; done; echo never",  # a builtin loop: no child to kill
+        f"echo started; {IGNORES_SIGINT}; echo never",  # a child that ignores Ctrl-C: killed
+        f"echo started; {CATCHES_SIGINT}; echo never",  # exits normally when interrupted
+        "echo started; x=$(sleep 30); echo never",  # a command substitution
     ],
 )
 def test_timeout_interrupts_keeps_partial_output_and_shell(any_runtime: Runtime, command: str) -> None:
     any_runtime.run("cd /tmp && kept=yes")
     result = any_runtime.run(command, timeout=1.5)
-    assert result.timed_out and result.exit_code is None
-    assert "started" in result.output and "never" not in result.output
-    after = any_runtime.run("trap - INT; echo $kept; pwd")
+    assert result.timed_out and result.exit_code is None and not result.shell_restarted
+    assert "started" in result.output
+    after = any_runtime.run("echo $kept; pwd")
     assert after.output == "yes\n/tmp\n"
     assert not after.timed_out
+    # The rest of the list never ran, not even late.
+    assert "never" not in result.output + after.output
+    assert "Killed" not in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "trap '' INT; echo started; sleep 30; echo never",  # the shell itself ignores Ctrl-C
+        "trap '' INT; echo started; while :; do :; done; echo never",
+    ],
+)
+def test_a_shell_that_ignores_interrupts_is_replaced_and_never_runs_the_rest(
+    any_runtime: Runtime, command: str
+) -> None:
+    any_runtime.run("cd /tmp && kept=yes")
+    result = any_runtime.run(command, timeout=1)
+    assert result.timed_out and result.shell_restarted and "started" in result.output
+    time.sleep(0.5)  # a list that survived would print by now
+    after = any_runtime.run("echo \"[$kept]\"; pwd")
+    assert after.output == f"[]\n{any_runtime.repo_dir}\n"
+    assert "never" not in result.output + after.output
 
 
 def test_dead_shell_is_restarted_in_the_repo(any_runtime: Runtime) -> None:
