@@ -41,7 +41,7 @@ def runtime(provisioned: Provisioned) -> Iterator[Runtime]:
 
 
 def make_aci(runtime: Runtime, demo_task: Task, **config: object) -> ACI:
-    return ACI(runtime, test_cmd=demo_task.test_cmd, config=ACIConfig(command_timeout=5, **config))
+    return ACI(runtime, test_cmd=demo_task.test_cmd, config=ACIConfig(**{"command_timeout": 5, **config}))
 
 
 def sha256(runtime: Runtime, path: str) -> str:
