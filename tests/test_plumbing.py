@@ -52,8 +52,8 @@ def apply_in_fresh_runtime(provisioned: Provisioned, patch: str, setup: str = ""
     """A fresh runtime of the same task with `patch` applied by `git apply` (the caller closes it)."""
     fresh = provisioned.start()
     try:
-        if setup:
-            assert fresh.run(setup, timeout=60).exit_code == 0
+        if setup:  # run in the fresh repository first, as the base the patch was made against
+            assert fresh.run(f"cd {fresh.repo_dir} && {setup}", timeout=60).exit_code == 0
         patch_file = posixpath.join(posixpath.dirname(fresh.repo_dir), "agentenv-test.patch")
         fresh.write_file(patch_file, patch.encode("utf-8"))
         applied = fresh.run(f"cd {fresh.repo_dir} && git apply --whitespace=nowarn {patch_file}", timeout=120)
@@ -162,7 +162,7 @@ def test_a_latin1_file_edited_through_the_aci_comes_back_byte_exact(
     assert "\ufffd" not in patch
     patch.encode("utf-8")  # valid UTF-8 text, whatever the files hold
     assert "GIT binary patch" in patch  # what is not UTF-8 travels as a binary diff
-    fresh = apply_in_fresh_runtime(provisioned, patch, setup=f"cd {runtime.repo_dir} && {LATIN1_SETUP}")
+    fresh = apply_in_fresh_runtime(provisioned, patch, setup=LATIN1_SETUP)
     try:
         assert fresh.read_file(f"{fresh.repo_dir}/notes/latin1.txt") == latin1
         assert fresh.read_file(f"{fresh.repo_dir}/notes/new_latin1.txt") == b"na\xefve \xff\n"
@@ -302,13 +302,13 @@ def test_every_notice_of_a_command_is_shown() -> None:
     assert text.endswith("(exit code 137)")
 
 
-def test_search_results_with_undecodable_names_can_be_opened(runtime: Runtime, demo_task: Task) -> None:
+def test_files_with_undecodable_names_are_found_read_and_submitted(runtime: Runtime, demo_task: Task) -> None:
     aci = make_aci(runtime, demo_task)
-    aci.step("bash printf 'needle_zz = 1\\n' > \"$(printf 'caf\\351.py')\"")
+    aci.step("bash printf 'def needle_zz():\\n    return 1\\n' > \"$(printf 'caf\\351.py')\"")
     found = aci.step("search_dir needle_zz").observation
     assert "caf\ufffd.py (1 matches)" in found
     symbol = aci.step("find_symbol needle_zz").observation
-    assert "caf\ufffd.py:1-1" in symbol
+    assert "caf\ufffd.py:1-2  function needle_zz" in symbol
     patch = aci.step("submit").patch or ""
     assert '"b/caf\\351.py"' in patch  # quoted, so the patch stays UTF-8 text
 
