@@ -320,3 +320,11 @@ def test_plumbing_output_larger_than_the_shell_keeps_is_an_error(runtime: Runtim
         runtime.run_plumbing("head -c 9000000 /dev/zero", timeout=60)
     assert runtime.run_plumbing("echo ok").output == b"ok\n"
 
+
+
+def test_a_lone_surrogate_in_an_action_is_a_parse_error(runtime: Runtime, demo_task: Task) -> None:
+    aci = make_aci(runtime, demo_task)
+    call = '{"name": "bash", "arguments": {"command": "echo \\ud800"}}'
+    outcome = aci.step(call)
+    assert outcome.info["error"] == "parse_error" and "U+D800" in outcome.observation
+    assert aci.step("create notes/\udce9.txt").info["error"] == "parse_error"

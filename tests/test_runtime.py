@@ -7,7 +7,7 @@ import time
 import docker
 import pytest
 
-from agentenv.runtime.base import Runtime, RuntimeUnavailable
+from agentenv.runtime.base import FileTooLarge, Runtime, RuntimeUnavailable
 from agentenv.runtime.docker_runtime import MANAGED_LABEL, DockerRuntime
 from agentenv.runtime.sandbox import ContainerLimits
 from agentenv.runtime.local_runtime import LocalRuntime, LocalRuntimeWarning
@@ -122,6 +122,28 @@ def test_files_round_trip_bytes_exactly(any_runtime: Runtime) -> None:
     for payload in payloads:
         any_runtime.write_file(path, payload)
         assert any_runtime.read_file(path) == payload
+
+
+def test_large_files_are_read_whole_or_refused_with_their_size(any_runtime: Runtime) -> None:
+    path = f"{any_runtime.repo_dir}/big.bin"
+    data = bytes(range(256)) * 40_000  # 10 MB, NUL bytes included: more than the shell keeps
+    any_runtime.write_file(path, data)
+    assert any_runtime.read_file(path) == data
+    with pytest.raises(FileTooLarge) as refused:
+        any_runtime.read_file(path, max_bytes=1000)
+    assert (refused.value.size, refused.value.limit) == (len(data), 1000)
+    text = b"x" * 100_000  # text larger than the shell's first read
+    any_runtime.write_file(path, text)
+    assert any_runtime.read_file(path, max_bytes=100_000) == text
+    with pytest.raises(FileTooLarge, match="100000 bytes"):
+        any_runtime.read_file(path, max_bytes=99_999)
+
+
+def test_a_plumbing_timeout_leaves_the_plumbing_shell_usable(any_runtime: Runtime) -> None:
+    result = any_runtime.run_plumbing("echo started; sleep 30; echo never", timeout=1)
+    assert result.timed_out and result.exit_code is None
+    assert result.output.startswith(b"started") and b"never" not in result.output
+    assert any_runtime.run_plumbing("echo ok").output == b"ok\n"
 
 
 def test_write_keeps_an_existing_files_mode(any_runtime: Runtime) -> None:

@@ -35,6 +35,8 @@ PATCH_TIMEOUT_S = 600.0
 _GIT_CONFIG = (
     "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
     "\tsymlinks = true\n\tignorecase = false\n\tquotepath = true\n\tautocrlf = false\n"
+    # The objects `git add` writes live only until the patch is read: speed over size.
+    "\tlooseCompression = 0\n"
 )
 _DIFF_OPTIONS = (
     "diff --cached --binary --full-index --no-color --no-ext-diff --no-textconv --no-renames "
@@ -77,10 +79,11 @@ def collect_patch(runtime: Runtime, source: PatchSource, timeout: float = PATCH_
     git_dir = f"{runtime.scratch_dir}/patch-git"
     try:
         patch = _diff(runtime, source, git_dir, attributes=b"", pathspecs=[], timeout=timeout)
-        sections = split_patch(patch) if patch else []
+        if _is_utf8(patch):
+            return patch
+        sections = split_patch(patch)
         not_utf8 = [s for s in sections if not _is_utf8(s.text)]
-        if not_utf8:
-            sections = _as_binary(runtime, source, git_dir, sections, not_utf8, timeout)
+        sections = _as_binary(runtime, source, git_dir, sections, not_utf8, timeout)
     finally:
         runtime.run_plumbing(f"rm -rf -- {shell_word(git_dir)}", timeout=60)
     text = join_patch(sections)

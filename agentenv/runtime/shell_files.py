@@ -21,6 +21,7 @@ FILE_OP_TIMEOUT_S = 60.0
 # The largest file read through the shell (which keeps 8 MiB of a command's output); larger
 # ones take a path without that cap (a one-off exec's stdout), or are refused by `max_bytes`.
 SHELL_READ_LIMIT = 6 * 1024 * 1024
+_FIRST_READ = 64 * 1024
 
 
 def check_absolute(path: str) -> None:
@@ -38,15 +39,17 @@ def read_via_shell(session: ShellSession, path: str, limit: int = SHELL_READ_LIM
         # Devices and pipes (/dev/zero, a FIFO) could be read forever: regular files only.
         f'elif [ ! -f "$__p" ]; then __agentenv_rc {_EINVAL}; '
         f'elif [ ! -r "$__p" ]; then __agentenv_rc {_EACCES}; '
-        # At most limit+1 bytes, stopping early at a NUL. Status 1: the end of the file came
-        # first, and the variable holds it all.
-        f"else IFS= read -r -d '' -n {limit + 1} __data <\"$__p\"; __rc=$?; "
-        f'if [ $__rc = 1 ]; then printf %s "$__data"; '
-        f'elif [ ${{#__data}} -gt {limit} ]; then __size=$(wc -c <"$__p"); '
+        # A first read of at most 64 KiB, stopping early at a NUL: status 1 means the end of
+        # the file came first and the variable holds it all (most source files). A larger
+        # file is measured (one fork) before it is read, so a huge one is never loaded.
+        f"else IFS= read -r -d '' -n {_FIRST_READ + 1} __data <\"$__p\"; "
+        'if [ $? = 1 ]; then printf %s "$__data"; '
+        f'else __size=$(wc -c <"$__p"); if [ "$__size" -gt {limit} ]; then '
         f"printf %s $__size; __agentenv_rc {_EFBIG}; "
-        # It stopped at a NUL byte, which a shell variable cannot hold: let cat copy the bytes.
-        f'else __size=$(wc -c <"$__p"); if [ $__size -gt {limit} ]; then '
-        f"printf %s $__size; __agentenv_rc {_EFBIG}; else cat -- \"$__p\"; fi; fi; fi"
+        f"elif [ ${{#__data}} -le {_FIRST_READ} ]; then cat -- \"$__p\"; "  # a NUL byte: binary
+        f"else IFS= read -r -d '' -n {limit + 1} __data <\"$__p\"; "
+        # A NUL byte further on, which a shell variable cannot hold: let cat copy the bytes.
+        'if [ $? = 1 ]; then printf %s "$__data"; else cat -- "$__p"; fi; fi; fi; fi'
     )
     result = session.run_line_bytes(f"{line}; __agentenv_rc $? __data", FILE_OP_TIMEOUT_S)
     if result.exit_code == 0 and not result.output_bytes_dropped:
