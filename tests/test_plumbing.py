@@ -41,7 +41,8 @@ def runtime(provisioned: Provisioned) -> Iterator[Runtime]:
 
 
 def make_aci(runtime: Runtime, demo_task: Task, **config: object) -> ACI:
-    return ACI(runtime, test_cmd=demo_task.test_cmd, config=ACIConfig(**{"command_timeout": 5, **config}))
+    settings = ACIConfig(**{"command_timeout": 5, **config})
+    return ACI(runtime, test_cmd=demo_task.test_cmd, config=settings)
 
 
 def sha256(runtime: Runtime, path: str) -> str:
@@ -49,14 +50,17 @@ def sha256(runtime: Runtime, path: str) -> str:
 
 
 def apply_in_fresh_runtime(provisioned: Provisioned, patch: str, setup: str = "") -> Runtime:
-    """A fresh runtime of the same task with `patch` applied by `git apply` (the caller closes it)."""
+    """A fresh runtime of the same task, with `patch` applied by `git apply` (the caller closes
+    it)."""
     fresh = provisioned.start()
     try:
         if setup:  # run in the fresh repository first, as the base the patch was made against
             assert fresh.run(f"cd {fresh.repo_dir} && {setup}", timeout=60).exit_code == 0
         patch_file = posixpath.join(posixpath.dirname(fresh.repo_dir), "agentenv-test.patch")
         fresh.write_file(patch_file, patch.encode("utf-8"))
-        applied = fresh.run(f"cd {fresh.repo_dir} && git apply --whitespace=nowarn {patch_file}", timeout=120)
+        applied = fresh.run(
+            f"cd {fresh.repo_dir} && git apply --whitespace=nowarn {patch_file}", timeout=120
+        )
         assert applied.exit_code == 0, applied.output
     except BaseException:
         fresh.close()
@@ -93,7 +97,9 @@ HOSTILE_SHELL_STATES = {
 }
 
 
-@pytest.mark.parametrize("state", list(HOSTILE_SHELL_STATES.values()), ids=list(HOSTILE_SHELL_STATES))
+@pytest.mark.parametrize(
+    "state", list(HOSTILE_SHELL_STATES.values()), ids=list(HOSTILE_SHELL_STATES)
+)
 def test_the_agents_shell_state_does_not_change_file_io_search_or_the_patch(
     provisioned: Provisioned, runtime: Runtime, demo_task: Task, state: str
 ) -> None:
@@ -133,11 +139,14 @@ def test_the_agents_shell_state_does_not_change_file_io_search_or_the_patch(
 
 def test_plumbing_commands_run_in_a_clean_shell_of_their_own(runtime: Runtime) -> None:
     runtime.run("cd /tmp && export GIT_DIR=/tmp PATH=/nonexistent && set -eu && alias ls=false")
-    result = runtime.run_plumbing('printf "%s|%s|%s|" "$PWD" "${GIT_DIR-unset}" "$-"; command -v git')
+    result = runtime.run_plumbing(
+        'printf "%s|%s|%s|" "$PWD" "${GIT_DIR-unset}" "$-"; command -v git'
+    )
     cwd, git_dir, flags, git = result.output.decode().split("|")
     assert (cwd, git_dir) == ("/", "unset") and "e" not in flags and "u" not in flags
     assert result.exit_code == 0 and git.strip().endswith("/git")
-    assert runtime.run("echo $GIT_DIR; pwd").output == "/tmp\n/tmp\n"  # the agent's shell is untouched
+    # The agent's shell is untouched.
+    assert runtime.run("echo $GIT_DIR; pwd").output == "/tmp\n/tmp\n"
 
 
 # -- patches are byte-exact -----------------------------------------------------------------------
@@ -152,7 +161,9 @@ def test_a_latin1_file_edited_through_the_aci_comes_back_byte_exact(
 ) -> None:
     assert runtime.run(f"cd {runtime.repo_dir} && {LATIN1_SETUP}").exit_code == 0
     aci = make_aci(runtime, demo_task)
-    edited = aci.step('str_replace notes/latin1.txt\nname = "x"\nend_of_old\nname = "y"\nend_of_new')
+    edited = aci.step(
+        'str_replace notes/latin1.txt\nname = "x"\nend_of_old\nname = "y"\nend_of_new'
+    )
     assert edited.info["error"] is None, edited.observation
     aci.step("bash printf 'na\\357ve \\377\\n' > notes/new_latin1.txt")
     latin1 = runtime.read_file(f"{runtime.repo_dir}/notes/latin1.txt")
@@ -192,7 +203,9 @@ def test_binary_changes_are_git_binary_diffs_that_apply_exactly(
         fresh.close()
 
 
-def test_a_20mb_patch_is_collected_whole(provisioned: Provisioned, runtime: Runtime, demo_task: Task) -> None:
+def test_a_20mb_patch_is_collected_whole(
+    provisioned: Provisioned, runtime: Runtime, demo_task: Task
+) -> None:
     aci = make_aci(runtime, demo_task, command_timeout=60)
     made = aci.step(
         "bash mkdir -p data && python3 -c \"import sys; sys.stdout.write(''.join('%09d %s\\n' % "
@@ -205,13 +218,16 @@ def test_a_20mb_patch_is_collected_whole(provisioned: Provisioned, runtime: Runt
     fresh = apply_in_fresh_runtime(provisioned, patch)
     try:
         big = "data/big.txt"
-        assert sha256(fresh, f"{fresh.repo_dir}/{big}") == sha256(runtime, f"{runtime.repo_dir}/{big}")
+        original = sha256(runtime, f"{runtime.repo_dir}/{big}")
+        assert sha256(fresh, f"{fresh.repo_dir}/{big}") == original
     finally:
         fresh.close()
 
 
 # -- what the agent sees ----------------------------------------------------------------------
-def test_a_file_too_large_to_view_is_an_observation_with_advice(runtime: Runtime, demo_task: Task) -> None:
+def test_a_file_too_large_to_view_is_an_observation_with_advice(
+    runtime: Runtime, demo_task: Task
+) -> None:
     aci = make_aci(runtime, demo_task)
     line = b"%08d " % 0 + b"y" * 90 + b"\n"
     runtime.write_file(f"{runtime.repo_dir}/huge.txt", line * 90_000)  # 9 MB
@@ -248,7 +264,9 @@ def test_a_1mb_single_line_of_output_is_cleaned_in_linear_time() -> None:
     assert cleaned.startswith("zzz") and cleaned.endswith("zzz\n") and "\x1b" not in cleaned
 
 
-def test_a_1mb_single_line_reaches_the_agent_head_and_tail(runtime: Runtime, demo_task: Task) -> None:
+def test_a_1mb_single_line_reaches_the_agent_head_and_tail(
+    runtime: Runtime, demo_task: Task
+) -> None:
     aci = make_aci(runtime, demo_task)
     outcome = aci.step("bash python3 -c \"print('HEAD' + 'x' * 1000000 + 'TAIL')\"")
     assert outcome.info["error"] is None
@@ -279,7 +297,9 @@ def test_job_control_noise_never_reaches_observations(runtime: Runtime, demo_tas
         assert outcome.observation.startswith("last\n")
 
 
-def test_a_restart_of_the_shell_is_said_in_the_observation(runtime: Runtime, demo_task: Task) -> None:
+def test_a_restart_of_the_shell_is_said_in_the_observation(
+    runtime: Runtime, demo_task: Task
+) -> None:
     aci = make_aci(runtime, demo_task, command_timeout=1)
     aci.step("bash cd /tmp && export KEPT=1")
     # Ignoring Ctrl-C in a builtin loop: the only way out is a new shell.
@@ -298,11 +318,14 @@ def test_every_notice_of_a_command_is_shown() -> None:
         notices=["The memory limit (4g) was hit: a process was killed.", "The disk is full."],
     )
     text = describe_run(result, 60)
-    assert "partial\nThe memory limit (4g) was hit: a process was killed.\nThe disk is full." in text
+    notices = "The memory limit (4g) was hit: a process was killed.\nThe disk is full."
+    assert f"partial\n{notices}" in text
     assert text.endswith("(exit code 137)")
 
 
-def test_files_with_undecodable_names_are_found_read_and_submitted(runtime: Runtime, demo_task: Task) -> None:
+def test_files_with_undecodable_names_are_found_read_and_submitted(
+    runtime: Runtime, demo_task: Task
+) -> None:
     aci = make_aci(runtime, demo_task)
     aci.step("bash printf 'def needle_zz():\\n    return 1\\n' > \"$(printf 'caf\\351.py')\"")
     found = aci.step("search_dir needle_zz").observation

@@ -49,8 +49,13 @@ def test_commands_read_eof_on_stdin(any_runtime: Runtime) -> None:
     assert result.exit_code == 0 and result.output == "''\n"
 
 
-IGNORES_SIGINT = "python3 -c 'import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(30)'"
-CATCHES_SIGINT = "python3 -c 'import time\ntry:\n    time.sleep(30)\nexcept KeyboardInterrupt:\n    print(\"bye\")'"
+IGNORES_SIGINT = (
+    "python3 -c 'import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(30)'"
+)
+CATCHES_SIGINT = (
+    "python3 -c 'import time\ntry:\n    time.sleep(30)\n"
+    "except KeyboardInterrupt:\n    print(\"bye\")'"
+)
 
 
 @pytest.mark.parametrize(

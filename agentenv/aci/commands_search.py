@@ -37,7 +37,8 @@ def _listed(aci: ACI, script: str, info: dict[str, Any]) -> list[str]:
     info["exit_code"] = result.exit_code
     if result.timed_out:
         raise CommandError(
-            f"The search did not finish within {aci.config.command_timeout:.0f}s; narrow it to a folder."
+            f"The search did not finish within {aci.config.command_timeout:.0f}s; "
+            "narrow it to a folder."
         )
     text = result.output.decode("utf-8", errors="surrogateescape")
     return [line for line in text.split("\n") if line]

@@ -190,7 +190,8 @@ class ACI:
         except PatchError as exc:
             if info is not None:
                 info["exit_code"] = 1
-            raise CommandError(f"Could not collect the changes: {exc}", kind="patch_error") from None
+            message = f"Could not collect the changes: {exc}"
+            raise CommandError(message, kind="patch_error") from None
         if info is not None:
             info["exit_code"] = 0
         return patch

@@ -61,10 +61,13 @@ class PatchSource:
     def snapshot(cls, runtime: Runtime) -> PatchSource:
         repo = runtime.repo_dir
         head = runtime.run_plumbing(
-            f"git -c safe.directory='*' -C {shell_word(repo)} rev-parse --verify -q 'HEAD^{{commit}}'",
+            f"git -c safe.directory='*' -C {shell_word(repo)} "
+            "rev-parse --verify -q 'HEAD^{commit}'",
             timeout=60,
         )
-        base = head.output.decode("ascii", errors="replace").strip() if head.exit_code == 0 else None
+        base = head.output.decode("ascii", errors="replace").strip()
+        if head.exit_code != 0:
+            base = ""
         try:
             exclude = runtime.read_file(f"{repo}/.git/info/exclude", max_bytes=1 << 20)
         except OSError:
@@ -75,7 +78,9 @@ class PatchSource:
 def collect_patch(runtime: Runtime, source: PatchSource, timeout: float = PATCH_TIMEOUT_S) -> str:
     """The changes of the working tree against `source.base_commit`, as git patch text."""
     if source.base_commit is None:
-        raise PatchError(f"{source.repo_dir} had no git commit when the episode started: no base to diff against")
+        raise PatchError(
+            f"{source.repo_dir} had no git commit when the episode started: no base to diff against"
+        )
     git_dir = f"{runtime.scratch_dir}/patch-git"
     try:
         patch = _diff(runtime, source, git_dir, attributes=b"", pathspecs=[], timeout=timeout)
@@ -88,7 +93,7 @@ def collect_patch(runtime: Runtime, source: PatchSource, timeout: float = PATCH_
         runtime.run_plumbing(f"rm -rf -- {shell_word(git_dir)}", timeout=60)
     text = join_patch(sections)
     if not _is_utf8(text):
-        raise PatchError("the patch is not valid UTF-8 even with binary diffs; it was not submitted")
+        raise PatchError("the patch is not UTF-8 even with binary diffs; it was not submitted")
     return text
 
 
@@ -101,7 +106,8 @@ def _as_binary(
     timeout: float,
 ) -> list[FilePatch]:
     """`sections`, with those that are not UTF-8 made again as binary diffs."""
-    paths = list(dict.fromkeys(p for s in not_utf8 for p in (s.old_path, s.new_path) if p is not None))
+    sides = (path for s in not_utf8 for path in (s.old_path, s.new_path) if path is not None)
+    paths = list(dict.fromkeys(sides))
     binary = split_patch(
         _diff(runtime, source, git_dir, attributes=b"* -diff\n", pathspecs=paths, timeout=timeout)
     )
@@ -128,13 +134,15 @@ def _diff(
     timeout: float,
 ) -> str:
     """Run git in agentenv's own git directory; the patch text (surrogate-escaped bytes)."""
-    g, w, base = shell_word(git_dir), shell_word(source.repo_dir), shell_word(source.base_commit or "")
+    g, w = shell_word(git_dir), shell_word(source.repo_dir)
+    base = shell_word(source.base_commit or "")
+    objects = shell_word(source.repo_dir + "/.git/objects")
     git = f"git -c safe.directory='*' -C {w} --git-dir={g} --work-tree={w}"
     output = f"{git_dir}/patch"
     specs = " ".join(shell_word(":(literal)" + path) for path in pathspecs)
     setup = (
         f"rm -rf -- {g} && mkdir -p -- {g}/objects/info {g}/refs {g}/info && "
-        f"printf '%s\\n' {shell_word(source.repo_dir + '/.git/objects')} >{g}/objects/info/alternates && "
+        f"printf '%s\\n' {objects} >{g}/objects/info/alternates && "
         f"printf '%s\\n' {base} >{g}/HEAD && "
         f"printf '%b' '{encode_for_printf(_GIT_CONFIG.encode())}' >{g}/config && "
         f"printf '%b' '{encode_for_printf(source.exclude)}' >{g}/info/exclude && "
@@ -144,7 +152,8 @@ def _diff(
     )
     script = (
         f"{setup}printf '%b' '{encode_for_printf(attributes)}' >{g}/info/attributes && "
-        f"{git} {_DIFF_OPTIONS} {base} -- {specs} >{shell_word(output)} && wc -c <{shell_word(output)}"
+        f"{git} {_DIFF_OPTIONS} {base} -- {specs} >{shell_word(output)} && "
+        f"wc -c <{shell_word(output)}"
     )
     result = runtime.run_plumbing(script, timeout=timeout)
     detail = result.output.decode("utf-8", errors="replace").strip()
@@ -152,7 +161,10 @@ def _diff(
         raise PatchError(f"git did not finish within {timeout:.0f}s")
     if result.exit_code != 0:
         raise PatchError(f"git failed (exit code {result.exit_code}): {detail[-2000:]}")
-    data = runtime.read_file(output)
+    try:
+        data = runtime.read_file(output)
+    except OSError as exc:
+        raise PatchError(f"the patch file could not be read whole: {exc}") from None
     if not detail.isdigit() or int(detail) != len(data):
         raise PatchError(f"the patch file holds {detail} bytes but {len(data)} were read")
     return data.decode("utf-8", errors="surrogateescape")

@@ -24,7 +24,12 @@ from agentenv.runtime.plumbing import (
 from agentenv.runtime.sandbox import ContainerLimits
 from agentenv.runtime.shell import BASH_ARGV, SHELL_ENV, ShellSession, shell_word, start_all
 from agentenv.runtime.shell_abort import ABORT_SCRIPT, KILL_TREE_SCRIPT, AbortOutcome
-from agentenv.runtime.shell_files import SHELL_READ_LIMIT, check_absolute, read_via_shell, write_via_shell
+from agentenv.runtime.shell_files import (
+    SHELL_READ_LIMIT,
+    check_absolute,
+    read_via_shell,
+    write_via_shell,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,8 @@ class DockerExecTransport:
     ) -> None:
         self._client = client
         self._container = container
-        exec_id = self._create_exec(workdir, argv, SHELL_ENV if environment is None else environment)
+        environment = SHELL_ENV if environment is None else environment
+        exec_id = self._create_exec(workdir, argv, environment)
         self._attached = self._client.api.exec_start(exec_id, socket=True, tty=True)
         self._sock: socket.socket = getattr(self._attached, "_sock", self._attached)
         self._sock.setblocking(True)
@@ -222,9 +228,9 @@ class DockerRuntime:
     def _read_through_exec(self, path: str) -> bytes:
         """A large file, whole: a one-off exec's stdout has no cap (the shell keeps 8 MiB)."""
         check_absolute(path)
-        exec_id = self._client.api.exec_create(
-            self.container.id, ["bash", "-c", f"exec cat -- {shell_word(path)}"], stdout=True, stderr=True
-        )["Id"]
+        argv = ["bash", "-c", f"exec cat -- {shell_word(path)}"]
+        created = self._client.api.exec_create(self.container.id, argv, stdout=True, stderr=True)
+        exec_id = created["Id"]
         attached = self._client.api.exec_start(exec_id, socket=True)
         sock: socket.socket = getattr(attached, "_sock", attached)
         try:
@@ -237,7 +243,8 @@ class DockerRuntime:
         code = self._client.api.exec_inspect(exec_id).get("ExitCode")
         if code != 0:
             detail = stderr.decode("utf-8", errors="replace").strip()
-            raise OSError(f"could not read {path} in the container: {detail or f'exit code {code}'}")
+            detail = detail or f"exit code {code}"
+            raise OSError(f"could not read {path} in the container: {detail}")
         return stdout
 
     @with_engine("writing a file in the container")

@@ -19,7 +19,9 @@ from agentenv.runtime.shell import MAX_OUTPUT_BYTES, ShellSession, shell_word
 
 # The plumbing shell is started by a bash that empties the environment, so nothing of the
 # image's or the host's variables (GIT_DIR, LD_PRELOAD, PYTHONPATH...) reaches it.
-PLUMBING_ARGV = ["bash", "--norc", "--noprofile", "-c", "exec -c bash --norc --noprofile --noediting -i"]
+PLUMBING_ARGV = [
+    "bash", "--norc", "--noprofile", "-c", "exec -c bash --norc --noprofile --noediting -i"
+]
 STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PLUMBING_ROOT = "/"
 PLUMBING_TIMEOUT_S = 60.0

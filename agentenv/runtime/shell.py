@@ -162,7 +162,9 @@ class ShellSession:
     plumbing shell's environment).
     """
 
-    def __init__(self, open_transport: Callable[[], Transport], start_dir: str, setup: str = "") -> None:
+    def __init__(
+        self, open_transport: Callable[[], Transport], start_dir: str, setup: str = ""
+    ) -> None:
         self._open_transport = open_transport
         self.start_dir = start_dir
         self.setup = setup

@@ -1,11 +1,12 @@
-"""File reads and writes through the plumbing shell: no process is forked for text files.
+"""File reads and writes through the plumbing shell: no process is forked for most files.
 
 A round trip on the shell costs well under a millisecond; the Docker API's archive calls cost
-about 100 ms here, and a fresh exec about 65 ms. Bash builtins read the file into a variable
-and print it; only a file with a NUL byte falls back to `wc` and `cat`. (`__agentenv_rc`, a
-function of every session, unsets variables and returns a status without a subshell's fork.) The shell runs in the C
-locale, so `read -n N` stops after N bytes and `${#var}` counts bytes: a read never holds more
-than its limit in memory, and a larger file is reported with its size, never cut.
+about 100 ms here, and a fresh exec about 65 ms. Bash builtins read a file into a variable and
+print it. The shell runs in the C locale, so `read -n N` stops after N bytes: a file of up to
+64 KiB (most source files) takes one builtin read; a larger one is measured first (`wc -c`, one
+fork), so that a file over the limit is reported with its size and never loaded, and a file
+with a NUL byte, which a shell variable cannot hold, is copied by `cat`. `__agentenv_rc`, a
+function of every session, returns a status (and unsets variables) without a subshell's fork.
 """
 
 from __future__ import annotations
