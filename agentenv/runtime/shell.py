@@ -171,21 +171,14 @@ class ShellSession:
         self._transport: Transport | None = None
         self._pid: int | None = None
         self._pending = bytearray()  # bytes read past the last marker
-        self._start_nonce: str | None = None
         self.cwd = start_dir
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
-        self.begin_start()
-        self.finish_start()
-
-    def begin_start(self) -> None:
-        """Open the shell and send its setup; `finish_start` waits for it (so that several
-        shells can start at once)."""
         transport = self._open_transport()
         self._transport = transport
         self._pending.clear()
-        nonce = self._start_nonce = secrets.token_hex(8)
+        nonce = secrets.token_hex(8)
         setup = (
             "stty -echo -opost -icanon -ixon noflsh min 1 time 0 2>/dev/null; exec 2>/dev/null; "
             "PS1=''; PS2=''; PS0=''; PROMPT_COMMAND=''; unset HISTFILE; set +o history; set +H; "
@@ -196,11 +189,7 @@ class ShellSession:
             f"printf '\\036{nonce}:%s:%s\\036\\n' \"$$\" \"$PWD\"\n"
         )
         transport.send(setup.encode())
-
-    def finish_start(self) -> None:
-        assert self._start_nonce is not None
-        found = self._read_marker(self._start_nonce, time.monotonic() + 30.0, _Output(1 << 20))
-        self._start_nonce = None
+        found = self._read_marker(nonce, time.monotonic() + 30.0, _Output(1 << 20))
         if found is None or found[0] is None:
             self._drop_transport()
             raise ShellError(f"the shell did not start in {self.start_dir!r}")
@@ -386,15 +375,22 @@ class ShellSession:
 
 
 def start_all(*sessions: ShellSession) -> None:
-    """Start several shells at once: each one's start-up overlaps the others'."""
-    begun: list[ShellSession] = []
-    try:
+    """Start several shells at once, each in a thread of its own: opening a shell is a few
+    calls to the Docker engine and a bash start-up, and those of different shells overlap."""
+    errors: list[BaseException] = []
+
+    def start(session: ShellSession) -> None:
+        try:
+            session.start()
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,), name="shell-start") for s in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
         for session in sessions:
-            session.begin_start()
-            begun.append(session)
-        for session in sessions:
-            session.finish_start()
-    except BaseException:
-        for session in begun:
             session.close()
-        raise
+        raise errors[0]
