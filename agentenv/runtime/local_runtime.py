@@ -27,7 +27,7 @@ from agentenv.runtime.plumbing import (
     PlumbingShell,
     plumbing_setup,
 )
-from agentenv.runtime.shell import BASH_ARGV, SHELL_ENV, ShellSession, start_all
+from agentenv.runtime.shell import BASH_ARGV, SHELL_ENV, ShellSession
 from agentenv.runtime.shell_abort import ABORT_SCRIPT, AbortOutcome
 
 log = logging.getLogger(__name__)
@@ -153,8 +153,12 @@ class LocalRuntime:
         )
         self._plumbing = PlumbingShell(plumbing_session)
         try:
-            start_all(self._session, plumbing_session)
+            # One after the other: a fork from a second thread is unsafe (and refused by
+            # filelock's audit hook); a host shell starts in milliseconds anyway.
+            self._session.start()
+            plumbing_session.start()
         except BaseException:
+            self._session.close()
             shutil.rmtree(self._scratch, ignore_errors=True)
             raise
         self._closed = False
