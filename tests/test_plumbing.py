@@ -8,7 +8,6 @@ same task, then the files compared byte for byte.
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import time
 from collections.abc import Iterator
@@ -46,7 +45,8 @@ def make_aci(runtime: Runtime, demo_task: Task, **config: object) -> ACI:
 
 
 def sha256(runtime: Runtime, path: str) -> str:
-    return hashlib.sha256(runtime.read_file(path)).hexdigest()
+    """The file's digest, computed where it lives (not sent over for it)."""
+    return runtime.run(f"sha256sum {path}").output.split()[0]
 
 
 def apply_in_fresh_runtime(provisioned: Provisioned, patch: str, setup: str = "") -> Runtime:
@@ -123,18 +123,41 @@ def test_the_agents_shell_state_does_not_change_file_io_search_or_the_patch(
     assert f"{ops}:10-" in aci.step(f"find_symbol merge {repo}").observation
     assert "Line 10:def merge(" in aci.step(f"search_file 'def merge(' {ops}").observation
 
-    expected = original.replace(MERGE_OLD.encode(), MERGE_NEW.encode())
-    assert runtime.read_file(ops) == expected
+    assert runtime.read_file(ops) == original.replace(MERGE_OLD.encode(), MERGE_NEW.encode())
     submitted = aci.step("submit")
     assert submitted.submitted, submitted.observation
-    patch = submitted.patch or ""
-    assert f"+{MERGE_NEW}\n" in patch and "+written by the agent\n" in patch
-    fresh = apply_in_fresh_runtime(provisioned, patch)
-    try:
-        assert fresh.read_file(f"{fresh.repo_dir}/{OPS}") == expected
-        assert fresh.read_file(f"{fresh.repo_dir}/notes/new_notes.txt") == b"written by the agent\n"
-    finally:
-        fresh.close()
+    # Byte for byte the patch of the same steps in an undisturbed shell, which applies.
+    assert submitted.patch == reference_patch(provisioned, demo_task)
+
+
+REFERENCE_PATCHES: dict[str, str] = {}
+
+
+def reference_patch(provisioned: Provisioned, demo_task: Task) -> str:
+    """The patch of the edits above made in an undisturbed shell, checked to apply and give
+    the edited files; made once per runtime kind."""
+    if provisioned.kind not in REFERENCE_PATCHES:
+        runtime = provisioned.start()
+        try:
+            repo = runtime.repo_dir
+            aci = make_aci(runtime, demo_task)
+            aci.step(f"str_replace {repo}/{OPS}\n{MERGE_OLD}\nend_of_old\n{MERGE_NEW}\nend_of_new")
+            aci.step(f"create {repo}/notes/new_notes.txt")
+            aci.step("edit 1:1\nwritten by the agent\nend_of_edit")
+            patch = aci.step("submit").patch or ""
+            expected = runtime.read_file(f"{repo}/{OPS}")
+        finally:
+            runtime.close()
+        assert f"+{MERGE_NEW}\n" in patch and "+written by the agent\n" in patch
+        fresh = apply_in_fresh_runtime(provisioned, patch)
+        try:
+            assert fresh.read_file(f"{fresh.repo_dir}/{OPS}") == expected
+            new_notes = fresh.read_file(f"{fresh.repo_dir}/notes/new_notes.txt")
+            assert new_notes == b"written by the agent\n"
+        finally:
+            fresh.close()
+        REFERENCE_PATCHES[provisioned.kind] = patch
+    return REFERENCE_PATCHES[provisioned.kind]
 
 
 def test_plumbing_commands_run_in_a_clean_shell_of_their_own(runtime: Runtime) -> None:
