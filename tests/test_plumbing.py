@@ -1,9 +1,9 @@
 """Plumbing the agent cannot disturb: file reads and writes, search and patch collection work
 the same whatever the agent did to its own shell, and patches are byte-exact or fail loudly.
 
-Every test runs on both runtimes (a container and the host) against a real git repository,
-and every patch is checked the way a grader uses it: `git apply` in a fresh runtime of the
-same task, then the files compared byte for byte.
+Every test that needs a runtime runs on both (a container and the host) against a real git
+repository, and patches are checked the way a grader uses them: `git apply` in a fresh runtime
+of the same task, then the files compared byte for byte.
 """
 
 from __future__ import annotations
