@@ -374,3 +374,17 @@ def test_a_lone_surrogate_in_an_action_is_a_parse_error(runtime: Runtime, demo_t
     outcome = aci.step(call)
     assert outcome.info["error"] == "parse_error" and "U+D800" in outcome.observation
     assert aci.step("create notes/\udce9.txt").info["error"] == "parse_error"
+
+
+def test_a_killed_plumbing_shell_is_replaced_unseen(
+    docker_runtime: Runtime, demo_task: Task
+) -> None:
+    aci = make_aci(docker_runtime, demo_task)
+    # Every bash in the container but the agent's own: the plumbing shell among them.
+    killed = aci.step(
+        "bash for p in /proc/[0-9]*; do read -r name < $p/comm; pid=${p#/proc/}; "
+        '[ "$name" = bash ] && [ "$pid" != $$ ] && kill -9 "$pid"; done; echo done'
+    )
+    assert killed.observation.startswith("done")
+    assert "10:def merge(" in aci.step(f"open {OPS}").observation
+    assert aci.step("submit").patch == ""

@@ -44,13 +44,19 @@ def plumbing_setup(path: str) -> str:
 
 
 class PlumbingShell:
-    """Runs agentenv's own shell code; an output it cannot keep whole is an error."""
+    """Runs agentenv's own shell code; an output it cannot keep whole is an error.
+
+    Plumbing commands may run twice (reads, writes, searches, a diff into a fresh folder), so
+    a plumbing shell that died (an agent's `kill -9`, a restarted container) is replaced and
+    the command run again, unseen by the caller.
+    """
 
     def __init__(self, session: ShellSession) -> None:
         self.session = session
 
     def run(self, script: str, timeout: float = PLUMBING_TIMEOUT_S) -> PlumbingResult:
-        raw = self.session.run_bytes(script.encode("utf-8", errors="surrogateescape"), timeout)
+        command = script.encode("utf-8", errors="surrogateescape")
+        raw = self.session.run_bytes(command, timeout, idempotent=True)
         if raw.output_bytes_dropped:
             raise PlumbingError(
                 f"the output of a plumbing command is too large (more than {MAX_OUTPUT_BYTES} "

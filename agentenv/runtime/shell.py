@@ -226,21 +226,29 @@ class ShellSession:
             cwd=self.cwd,
         )
 
-    def run_bytes(self, command: bytes, timeout: float) -> RawResult:
+    def run_bytes(self, command: bytes, timeout: float, *, idempotent: bool = False) -> RawResult:
         """As `run`, for any bytes of shell code, with the output as the exact bytes printed."""
         line = (
             f"\\builtin printf -v __agentenv_cmd '%b' '{encode_for_printf(command)}'; "
             '\\builtin eval "$__agentenv_cmd" </dev/null 2>&1'
         )
-        return self.run_line_bytes(line, timeout)
+        return self.run_line_bytes(line, timeout, idempotent=idempotent)
 
-    def run_line_bytes(self, line: str, timeout: float) -> RawResult:
-        """Run one line of trusted shell code (already quoted) and wait for its marker."""
+    def run_line_bytes(self, line: str, timeout: float, *, idempotent: bool = False) -> RawResult:
+        """Run one line of trusted shell code (already quoted) and wait for its marker.
+
+        `idempotent`: the line may run twice, so a shell that dies under it (killed from
+        outside, its container restarted) is replaced and the line run again in the new one.
+        """
+        result = self._run_line_once(line, timeout)
+        if idempotent and result.exit_code is None and not result.timed_out:
+            again = self._run_line_once(line, timeout)
+            return RawResult(**{**again.__dict__, "shell_restarted": True})
+        return result
+
+    def _run_line_once(self, line: str, timeout: float) -> RawResult:
         started = time.monotonic()
-        restarted = False
-        if self._transport is None:
-            self.start()
-            restarted = True
+        restarted = self._ensure_alive()
         assert self._transport is not None
         nonce = secrets.token_hex(8)
         self._transport.send(f"{line}\n{_marker_command(nonce)}\n".encode())
@@ -265,6 +273,24 @@ class ShellSession:
             output_bytes_dropped=output.dropped,
             duration_s=time.monotonic() - started,
         )
+
+    def _ensure_alive(self) -> bool:
+        """Start a new shell if the old one is gone (found before a command, not under it).
+
+        Returns whether it did. What the shell printed between commands (a background job's
+        output) is kept for the next command's output, as before.
+        """
+        if self._transport is not None:
+            chunk = self._transport.recv(0)
+            while chunk:
+                self._pending += chunk
+                chunk = self._transport.recv(0)
+            if chunk == b"":
+                self._drop_transport()
+        if self._transport is None:
+            self.start()
+            return True
+        return False
 
     def _interrupt(self, output: _Output, nonce: str) -> bool:
         """Stop the timed-out command so that nothing more of its line runs; keep its output.

@@ -52,7 +52,8 @@ def read_via_shell(session: ShellSession, path: str, limit: int = SHELL_READ_LIM
         # A NUL byte further on, which a shell variable cannot hold: let cat copy the bytes.
         'if [ $? = 1 ]; then printf %s "$__data"; else cat -- "$__p"; fi; fi; fi; fi'
     )
-    result = session.run_line_bytes(f"{line}; __agentenv_rc $? __data", FILE_OP_TIMEOUT_S)
+    line = f"{line}; __agentenv_rc $? __data"
+    result = session.run_line_bytes(line, FILE_OP_TIMEOUT_S, idempotent=True)
     if result.exit_code == 0 and not result.output_bytes_dropped:
         return result.output
     if result.exit_code == _EFBIG:
@@ -68,7 +69,7 @@ def write_via_shell(session: ShellSession, path: str, data: bytes) -> None:
         f"{{ [ -d {shell_word(parent)} ] || mkdir -p -- {shell_word(parent)}; }} && "
         f"printf '%b' '{encode_for_printf(data)}' >{shell_word(path)}"
     )
-    result = session.run_line_bytes(line, FILE_OP_TIMEOUT_S)
+    result = session.run_line_bytes(line, FILE_OP_TIMEOUT_S, idempotent=True)
     if result.exit_code != 0:
         raise_for(result.exit_code, path, result.output.decode("utf-8", errors="replace"))
 
