@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import docker
 import pytest
 
-from agentenv.runtime.base import Runtime, RuntimeUnavailable
+from agentenv.runtime.base import FileTooLarge, Runtime, RuntimeUnavailable
 from agentenv.runtime.docker_runtime import MANAGED_LABEL, DockerRuntime
 from agentenv.runtime.sandbox import ContainerLimits
 from agentenv.runtime.local_runtime import LocalRuntime, LocalRuntimeWarning
@@ -47,22 +49,55 @@ def test_commands_read_eof_on_stdin(any_runtime: Runtime) -> None:
     assert result.exit_code == 0 and result.output == "''\n"
 
 
+IGNORES_SIGINT = (
+    "python3 -c 'import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(30)'"
+)
+CATCHES_SIGINT = (
+    "python3 -c 'import time\ntry:\n    time.sleep(30)\n"
+    "except KeyboardInterrupt:\n    print(\"bye\")'"
+)
+
+
 @pytest.mark.parametrize(
     "command",
     [
         "echo started; sleep 30; echo never",
-        "echo started; while true; do :; done",  # a builtin loop: no child process to kill
-        "trap '' INT; echo started; sleep 30",  # ignores Ctrl-C: needs the hard kill
+        "echo started; while true; do :; done; echo never",  # a builtin loop: no child to kill
+        f"echo started; {IGNORES_SIGINT}; echo never",  # a child that ignores Ctrl-C: killed
+        f"echo started; {CATCHES_SIGINT}; echo never",  # exits normally when interrupted
+        "echo started; x=$(sleep 30); echo never",  # a command substitution
     ],
 )
 def test_timeout_interrupts_keeps_partial_output_and_shell(any_runtime: Runtime, command: str) -> None:
     any_runtime.run("cd /tmp && kept=yes")
     result = any_runtime.run(command, timeout=1.5)
-    assert result.timed_out and result.exit_code is None
-    assert "started" in result.output and "never" not in result.output
-    after = any_runtime.run("trap - INT; echo $kept; pwd")
+    assert result.timed_out and result.exit_code is None and not result.shell_restarted
+    assert "started" in result.output
+    after = any_runtime.run("echo $kept; pwd")
     assert after.output == "yes\n/tmp\n"
     assert not after.timed_out
+    # The rest of the list never ran, not even late.
+    assert "never" not in result.output + after.output
+    assert "Killed" not in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "trap '' INT; echo started; sleep 30; echo never",  # the shell itself ignores Ctrl-C
+        "trap '' INT; echo started; while :; do :; done; echo never",
+    ],
+)
+def test_a_shell_that_ignores_interrupts_is_replaced_and_never_runs_the_rest(
+    any_runtime: Runtime, command: str
+) -> None:
+    any_runtime.run("cd /tmp && kept=yes")
+    result = any_runtime.run(command, timeout=1)
+    assert result.timed_out and result.shell_restarted and "started" in result.output
+    time.sleep(0.5)  # a list that survived would print by now
+    after = any_runtime.run("echo \"[$kept]\"; pwd")
+    assert after.output == f"[]\n{any_runtime.repo_dir}\n"
+    assert "never" not in result.output + after.output
 
 
 def test_dead_shell_is_restarted_in_the_repo(any_runtime: Runtime) -> None:
@@ -92,6 +127,28 @@ def test_files_round_trip_bytes_exactly(any_runtime: Runtime) -> None:
     for payload in payloads:
         any_runtime.write_file(path, payload)
         assert any_runtime.read_file(path) == payload
+
+
+def test_large_files_are_read_whole_or_refused_with_their_size(any_runtime: Runtime) -> None:
+    path = f"{any_runtime.repo_dir}/big.bin"
+    data = bytes(range(256)) * 40_000  # 10 MB, NUL bytes included: more than the shell keeps
+    any_runtime.write_file(path, data)
+    assert any_runtime.read_file(path) == data
+    with pytest.raises(FileTooLarge) as refused:
+        any_runtime.read_file(path, max_bytes=1000)
+    assert (refused.value.size, refused.value.limit) == (len(data), 1000)
+    text = b"x" * 100_000  # text larger than the shell's first read
+    any_runtime.write_file(path, text)
+    assert any_runtime.read_file(path, max_bytes=100_000) == text
+    with pytest.raises(FileTooLarge, match="100000 bytes"):
+        any_runtime.read_file(path, max_bytes=99_999)
+
+
+def test_a_plumbing_timeout_leaves_the_plumbing_shell_usable(any_runtime: Runtime) -> None:
+    result = any_runtime.run_plumbing("echo started; sleep 30; echo never", timeout=1)
+    assert result.timed_out and result.exit_code is None
+    assert result.output.startswith(b"started") and b"never" not in result.output
+    assert any_runtime.run_plumbing("echo ok").output == b"ok\n"
 
 
 def test_write_keeps_an_existing_files_mode(any_runtime: Runtime) -> None:

@@ -57,7 +57,7 @@ def _rejected(exc: EditRejected, info: dict[str, Any]) -> CommandError:
 
 def cmd_create(aci: ACI, args: dict[str, Any], info: dict[str, Any]) -> str:
     path = aci.resolve(args["path"])
-    if aci.runtime.run(f"test -e {shell_word(path)}", timeout=30).exit_code == 0:
+    if aci.exists(path):
         raise CommandError(f"{path} already exists; open it instead.")
     aci.write_text(path, "")
     aci.history.push(path, None)
@@ -104,7 +104,7 @@ def cmd_undo_edit(aci: ACI, args: dict[str, Any], info: dict[str, Any]) -> str:
     path = aci.resolve(args["path"])
     previous = aci.history.pop(path)
     if previous is None:
-        aci.runtime.run(f"rm -f -- {shell_word(path)}", timeout=30)
+        aci.plumb(f"rm -f -- {shell_word(path)}", timeout=30)
         if aci.viewer.path == path:
             aci.viewer.path = None
         return f"Undid the creation of {path}: the file is gone."

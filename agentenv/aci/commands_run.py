@@ -25,17 +25,32 @@ _REPL_INTERPRETERS = {"python", "python3", "node", "irb", "ghci", "bash", "sh", 
 _PYTEST_SECTION = re.compile(r"^=+ (.+?) =+$", re.M)
 
 
-def describe_run(result: CommandResult, timeout: float) -> str:
+def run_notes(result: CommandResult, timeout: float, what: str = "command") -> list[str]:
+    """Sentences about what happened to a command that its output does not say."""
     notes = []
     if result.timed_out:
         notes.append(
-            f"The command did not finish within {timeout:.0f}s and was interrupted; "
+            f"The {what} did not finish within {timeout:.0f}s and was interrupted; "
             "its output so far is above. Run long jobs in the background or with a smaller scope."
         )
     if result.shell_restarted:
-        notes.append("The shell exited; a new shell was started in the repository (variables and cwd were reset).")
+        cause = (
+            "The command would not stop when interrupted, so its shell was replaced"
+            if result.timed_out
+            else "The shell exited"
+        )
+        notes.append(
+            f"{cause}: a new shell was started in the repository, and the old one's cwd, "
+            "variables and background jobs are gone."
+        )
+    notes.extend(result.notices)
     if result.output_bytes_dropped:
         notes.append(f"{result.output_bytes_dropped} bytes of output were left out.")
+    return notes
+
+
+def describe_run(result: CommandResult, timeout: float) -> str:
+    notes = run_notes(result, timeout)
     if result.exit_code not in (0, None):
         notes.append(f"(exit code {result.exit_code})")
     text = result.output
@@ -97,8 +112,9 @@ def cmd_run_tests(aci: ACI, args: dict[str, Any], info: dict[str, Any]) -> str:
     failing = groups["failed"] + groups["error"]
     if failing:
         summary += "\nFailing: " + ", ".join(failing[:20]) + (" ..." if len(failing) > 20 else "")
-    if result.timed_out:
-        summary += f"\nThe test run did not finish within {aci.config.test_timeout:.0f}s and was interrupted."
+    notes = run_notes(result, aci.config.test_timeout, what="test run")
+    if notes:
+        summary += "\n" + "\n".join(notes)
     if not failing and statuses and result.exit_code == 0:
         return summary
     # What the agent needs to act on: the failures, or (no parsed results) the log's end.

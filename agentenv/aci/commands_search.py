@@ -25,21 +25,35 @@ def _single_line(term: str) -> str:
 
 def _search_root(aci: ACI, folder: str | None) -> str:
     resolved = aci.resolve(folder or ".")
-    if aci.runtime.run(f"test -d {shell_word(resolved)}", timeout=30).exit_code != 0:
+    if not aci.exists(resolved, "-d"):
         raise CommandError(f"Directory {resolved} not found.")
     return resolved
+
+
+def _listed(aci: ACI, script: str, info: dict[str, Any]) -> list[str]:
+    """The lines a search prints, run in the plumbing shell; names that are not UTF-8 keep
+    their bytes (surrogate escapes), so that they can be opened as they are."""
+    result = aci.plumb(script)
+    info["exit_code"] = result.exit_code
+    if result.timed_out:
+        raise CommandError(
+            f"The search did not finish within {aci.config.command_timeout:.0f}s; "
+            "narrow it to a folder."
+        )
+    text = result.output.decode("utf-8", errors="surrogateescape")
+    return [line for line in text.split("\n") if line]
 
 
 def cmd_find_file(aci: ACI, args: dict[str, Any], info: dict[str, Any]) -> str:
     name = args["file_name"]
     folder = _search_root(aci, args.get("dir"))
     cap = aci.config.max_search_results
-    result = aci.run(
+    matches = _listed(
+        aci,
         f"find {shell_word(folder)} -name .git -prune -o -type f -name {shell_word(name)} "
         f"-print 2>/dev/null | head -n {cap + 1}",
         info,
     )
-    matches = [line for line in result.output.splitlines() if line]
     if not matches:
         return f'No files named "{name}" found in {folder}.'
     if len(matches) > cap:
@@ -51,13 +65,14 @@ def cmd_search_dir(aci: ACI, args: dict[str, Any], info: dict[str, Any]) -> str:
     term = _single_line(args["search_term"])
     folder = _search_root(aci, args.get("dir"))
     cap = aci.config.max_search_results
-    result = aci.run(
+    lines = _listed(
+        aci,
         f"grep -rIcF --exclude-dir=.git -e {shell_word(term)} -- {shell_word(folder)} 2>/dev/null "
         f"| grep -v ':0$' | head -n {cap + 1}",
         info,
     )
     rows = []
-    for line in result.output.splitlines():
+    for line in lines:
         path, _, count = line.rpartition(":")
         if path and count.isdigit():
             rows.append((path, int(count)))
@@ -97,12 +112,12 @@ def cmd_find_symbol(aci: ACI, args: dict[str, Any], info: dict[str, Any]) -> str
     bare = name.rsplit(".", 1)[-1]
     includes = " ".join(f"--include={shell_word('*' + suffix)}" for suffix in sorted(SOURCE_SUFFIXES))
     # grep narrows the repo to the files that mention the name; tree-sitter does the rest.
-    result = aci.run(
+    candidates = _listed(
+        aci,
         f"grep -rlwF --exclude-dir=.git {includes} -e {shell_word(bare)} -- {shell_word(folder)} 2>/dev/null "
         f"| head -n {MAX_SYMBOL_FILES + 1}",
         info,
     )
-    candidates = [line for line in result.output.splitlines() if line]
     found: list[str] = []
     for path in candidates[:MAX_SYMBOL_FILES]:
         try:

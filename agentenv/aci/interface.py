@@ -19,9 +19,10 @@ from agentenv.aci import observation as obs
 from agentenv.aci.commands_edit import EditHistory
 from agentenv.aci.errors import CommandError
 from agentenv.aci.parser import ActionParseError, parse_action
+from agentenv.aci.patch import PatchError, PatchSource, collect_patch
 from agentenv.aci.tools import ToolBundle, load_bundle
 from agentenv.aci.viewer import Viewer, split_lines
-from agentenv.runtime.base import CommandResult, Runtime
+from agentenv.runtime.base import CommandResult, FileTooLarge, PlumbingResult, Runtime
 from agentenv.runtime.shell import shell_word
 
 Handler = Callable[["ACI", dict[str, Any], dict[str, Any]], "str | StepOutcome"]
@@ -31,8 +32,8 @@ BUILTIN_COMMANDS: dict[str, Handler] = {
     **commands_edit.COMMANDS,
     **commands_run.COMMANDS,
 }
-# Where bundle scripts are copied in the runtime (outside the repo, so never in a patch).
-SCRIPTS_DIR = "/tmp/agentenv-tools"
+# Where bundle scripts are copied, under the runtime's scratch folder (never in a patch).
+SCRIPTS_SUBDIR = "tools"
 
 
 class ACIConfig(BaseModel):
@@ -46,6 +47,9 @@ class ACIConfig(BaseModel):
     max_test_output_chars: int = Field(8_000, ge=500)
     lint: Literal["block", "warn", "off"] = "block"
     max_search_results: int = Field(100, ge=1)
+    # The largest file the viewer, the editor and the searches read (about 5 MiB); a larger
+    # one is an observation that says its size and how to read parts of it with bash.
+    max_file_bytes: int = Field(5 * 1024 * 1024, ge=1)
     # Shown after every observation; fields: {open_file}, {cwd}.
     state_template: str = "(Open file: {open_file})\n(Current directory: {cwd})"
 
@@ -76,8 +80,9 @@ class ACI:
         if missing:
             raise ValueError(f"commands without an implementation: {', '.join(missing)}")
         self._install_scripts()
-        base = runtime.run(f"git -C {shell_word(runtime.repo_dir)} rev-parse HEAD", timeout=30)
-        self.base_commit = base.output.strip() if base.exit_code == 0 else "HEAD"
+        # Before the agent acts: the commit and the ignore rules every patch is made against.
+        self.patch_source = PatchSource.snapshot(runtime)
+        self.base_commit = self.patch_source.base_commit
 
     def docs(self) -> str:
         return self.bundle.docs()
@@ -125,8 +130,17 @@ class ACI:
         return posixpath.normpath(posixpath.join(self.runtime.cwd, path))
 
     def read_text(self, path: str) -> str:
+        limit = self.config.max_file_bytes
         try:
-            data = self.runtime.read_file(path)
+            data = self.runtime.read_file(path, max_bytes=limit)
+        except FileTooLarge as exc:
+            raise CommandError(
+                f"{path} is {exc.size:,} bytes, more than the viewer and the edit commands read "
+                f"({limit:,} bytes). Read parts of it with bash: `head -n 100 {path}`, "
+                f"`sed -n '200,300p' {path}`, `grep -n PATTERN {path}`; change it with bash "
+                "(sed -i, python).",
+                kind="file_too_large",
+            ) from None
         except FileNotFoundError:
             raise CommandError(f"File {path} not found.") from None
         except IsADirectoryError:
@@ -162,23 +176,29 @@ class ACI:
         info["execution"] = result.model_dump()
         return result
 
+    def plumb(self, script: str, timeout: float | None = None) -> PlumbingResult:
+        """agentenv's own shell code, in the runtime's plumbing shell (never the agent's)."""
+        return self.runtime.run_plumbing(script, timeout=timeout or self.config.command_timeout)
+
+    def exists(self, path: str, test: str = "-e") -> bool:
+        return self.plumb(f"test {test} {shell_word(path)}").exit_code == 0
+
     def collect_patch(self, info: dict[str, Any] | None = None) -> str:
-        """The working tree's changes against the base commit, as a git patch."""
-        repo = shell_word(self.runtime.repo_dir)
-        result = self.runtime.run(
-            f"git -C {repo} add -A >/dev/null 2>&1; git -C {repo} -c core.quotepath=false "
-            f"diff --cached --binary --no-color --no-ext-diff {shell_word(self.base_commit)}",
-            timeout=self.config.command_timeout,
-        )
+        """The working tree's changes against the base commit, as a byte-exact git patch."""
+        try:
+            patch = collect_patch(self.runtime, self.patch_source)
+        except PatchError as exc:
+            if info is not None:
+                info["exit_code"] = 1
+            message = f"Could not collect the changes: {exc}"
+            raise CommandError(message, kind="patch_error") from None
         if info is not None:
-            info["exit_code"] = result.exit_code
-        if result.exit_code != 0:
-            raise CommandError(f"Could not collect the changes (git diff failed):\n{result.output}")
-        return result.output
+            info["exit_code"] = 0
+        return patch
 
     # -- bundle scripts ------------------------------------------------------------------
     def script_path(self, name: str) -> str:
-        return f"{SCRIPTS_DIR}/bin/{name}"
+        return f"{self.runtime.scratch_dir}/{SCRIPTS_SUBDIR}/bin/{name}"
 
     def _install_scripts(self) -> None:
         scripted = [c for c in self.bundle.commands if c.script and c.name not in BUILTIN_COMMANDS]
@@ -186,7 +206,8 @@ class ACI:
             with open(command.script, "rb") as script:  # type: ignore[arg-type]
                 self.runtime.write_file(self.script_path(command.name), script.read())
         if scripted:
-            self.runtime.run(f"chmod +x {SCRIPTS_DIR}/bin/*", timeout=30)
+            paths = " ".join(shell_word(self.script_path(c.name)) for c in scripted)
+            self.plumb(f"chmod +x -- {paths}", timeout=30)
 
 
 def displayable(text: str) -> str:

@@ -18,6 +18,10 @@ from pydantic import BaseModel
 
 from agentenv.aci.tools import CommandSpec, ToolBundle
 
+# Lone surrogates ("\\ud800" in a JSON call decodes to one) cannot become bytes for a shell
+# or a file; text actions cannot hold them (a Python str from a model's reply could).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 _PLACEHOLDER = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)>")
 
 
@@ -87,6 +91,12 @@ def parse_action(action: str, bundle: ToolBundle) -> ParsedAction:
         raise ActionParseError(f"an action must be a string, got {type(action).__name__}")
     if "\x00" in action:
         raise ActionParseError("the action holds a NUL character, which no command accepts")
+    surrogate = _SURROGATE.search(action)
+    if surrogate is not None:
+        raise ActionParseError(
+            f"the action holds U+{ord(surrogate.group()):04X} at character {surrogate.start()}, "
+            "a lone surrogate, which is not text (no file or shell can hold it)"
+        )
     stripped = action.strip()
     if not stripped:
         raise ActionParseError("Empty action: write one command (see the command docs).")
@@ -197,6 +207,12 @@ def _parse_function_call(text: str, bundle: ToolBundle) -> ParsedAction:
                 raise ActionParseError(f"{spec.name}: argument {argument.name!r} is missing")
             continue
         value = _convert(spec, argument.name, raw_arguments[argument.name])
+        surrogate = _SURROGATE.search(value) if isinstance(value, str) else None
+        if surrogate is not None:
+            raise ActionParseError(
+                f"{spec.name}: argument {argument.name!r} holds U+{ord(surrogate.group()):04X}, a "
+                "lone surrogate, which is not text (no file or shell can hold it)"
+            )
         if argument.multiline and argument.final_newline and value and not value.endswith("\n"):
             value += "\n"  # as the text syntax gives it: lines end with a newline
         arguments[argument.name] = value

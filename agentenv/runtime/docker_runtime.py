@@ -11,13 +11,27 @@ import time
 import docker.errors
 from docker.models.containers import Container
 
-from agentenv.runtime.base import CommandResult, RuntimeUnavailable
+from agentenv.runtime.base import CommandResult, FileTooLarge, PlumbingResult, RuntimeUnavailable
 from agentenv.runtime.engine import docker_client, with_engine
 from agentenv.runtime.limit_events import LimitEvents
 from agentenv.runtime.network import network_mode, say_what_it_reaches
+from agentenv.runtime.plumbing import (
+    PLUMBING_ARGV,
+    PLUMBING_ROOT,
+    PLUMBING_TIMEOUT_S,
+    STANDARD_PATH,
+    PlumbingShell,
+    plumbing_setup,
+)
 from agentenv.runtime.sandbox import ContainerLimits
-from agentenv.runtime.shell import BASH_ARGV, SHELL_ENV, ShellSession
-from agentenv.runtime.shell_files import read_via_shell, write_via_shell
+from agentenv.runtime.shell import BASH_ARGV, SHELL_ENV, ShellSession, shell_word, start_all
+from agentenv.runtime.shell_abort import ABORT_SCRIPT, KILL_TREE_SCRIPT, AbortOutcome
+from agentenv.runtime.shell_files import (
+    SHELL_READ_LIMIT,
+    check_absolute,
+    read_via_shell,
+    write_via_shell,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,49 +40,37 @@ HOST_LABEL = "agentenv.host"
 PID_LABEL = "agentenv.host_pid"
 # Larger writes go through a one-off exec's stdin: bash parses its input a byte at a time.
 _SHELL_WRITE_LIMIT = 256 * 1024
-
-# Walks /proc with shell builtins only, so it works in any image with a POSIX shell.
-_KILL_DESCENDANTS = r"""
-root=$1; set -- $root; found=" $root "
-changed=1
-while [ $changed = 1 ]; do
-  changed=0
-  for status in /proc/[0-9]*/status; do
-    pid=${status#/proc/}; pid=${pid%/status}
-    case "$found" in *" $pid "*) continue;; esac
-    while read -r key value; do
-      if [ "$key" = "PPid:" ]; then
-        case "$found" in *" $value "*) found="$found$pid "; set -- "$@" "$pid"; changed=1;; esac
-        break
-      fi
-    done < "$status" 2>/dev/null
-  done
-done
-shift
-[ $# -gt 0 ] && kill -9 "$@" 2>/dev/null
-exit 0
-"""
+# agentenv's own files in the container: outside the repository, hidden from `ls /tmp`.
+SCRATCH_DIR = "/tmp/.agentenv"
 
 
 class DockerExecTransport:
     """A bash started with `docker exec -it`, spoken to over the attach socket."""
 
-    def __init__(self, client: docker.DockerClient, container: Container, workdir: str) -> None:
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        container: Container,
+        workdir: str,
+        argv: list[str] = BASH_ARGV,
+        environment: dict[str, str] | None = None,
+    ) -> None:
         self._client = client
         self._container = container
-        exec_id = self._create_exec(workdir)
+        environment = SHELL_ENV if environment is None else environment
+        exec_id = self._create_exec(workdir, argv, environment)
         self._attached = self._client.api.exec_start(exec_id, socket=True, tty=True)
         self._sock: socket.socket = getattr(self._attached, "_sock", self._attached)
         self._sock.setblocking(True)
 
     @with_engine("starting a shell in the container")
-    def _create_exec(self, workdir: str) -> str:
+    def _create_exec(self, workdir: str, argv: list[str], environment: dict[str, str]) -> str:
         created = self._client.api.exec_create(
             self._container.id,
-            BASH_ARGV,
+            argv,
             stdin=True,
             tty=True,
-            environment=SHELL_ENV,
+            environment=environment,
             workdir=workdir,
         )
         return created["Id"]
@@ -88,23 +90,45 @@ class DockerExecTransport:
         except OSError:
             return b""
 
-    def kill_descendants(self, pid: int) -> None:
-        self._exec_sh(_KILL_DESCENDANTS, str(pid))
+    def abort_command(self, pid: int, grace_s: float) -> tuple[AbortOutcome, bool]:
+        code, output = self._exec_bash(ABORT_SCRIPT, str(pid), str(round(grace_s * 10)))
+        return AbortOutcome.from_exit_code(code), b"killed" in output
 
     def close(self, pid: int | None) -> None:
         if pid is not None:
-            self._exec_sh(_KILL_DESCENDANTS + f"\nkill -9 {pid} 2>/dev/null\n", str(pid))
+            self._exec_bash(KILL_TREE_SCRIPT, str(pid))
         for handle in (self._attached, self._sock):
             try:
                 handle.close()
             except OSError:
                 pass
 
-    def _exec_sh(self, script: str, *args: str) -> None:
+    def _exec_bash(self, script: str, *args: str) -> tuple[int | None, bytes]:
         try:
-            self._container.exec_run(["sh", "-c", script, "sh", *args])
+            result = self._container.exec_run(["bash", "-c", script, "bash", *args])
+            return result.exit_code, result.output or b""
         except docker.errors.APIError:
             log.debug("could not run a helper in the container", exc_info=True)
+            return None, b""
+
+
+def _demultiplex(stream: bytes | bytearray) -> tuple[bytes, bytes]:
+    """stdout and stderr of an exec without a terminal: frames of an 8-byte header (stream
+    number, then the length, big-endian) and their payload. Parsed here, in large reads: the
+    SDK's own demultiplexing reads a 20 MB output in 15 s."""
+    out, err = bytearray(), bytearray()
+    view = memoryview(stream)
+    at = 0
+    while at + 8 <= len(view):
+        kind, size = view[at], int.from_bytes(view[at + 4 : at + 8], "big")
+        payload = view[at + 8 : at + 8 + size]
+        if len(payload) < size:
+            raise OSError(f"the engine cut an exec's output short ({len(payload)} of {size} bytes)")
+        (err if kind == 2 else out).extend(payload)
+        at += 8 + size
+    if at != len(view):
+        raise OSError("the engine sent a truncated frame header")
+    return bytes(out), bytes(err)
 
 
 def owner_labels() -> dict[str, str]:
@@ -134,12 +158,21 @@ class DockerRuntime:
         self.limits = limits or ContainerLimits()
         self._client = client or docker_client()
         self._closed = False
+        self.scratch_dir = SCRATCH_DIR
         self.container = self._start_container(labels or {})
         try:
             self._session = ShellSession(
                 lambda: DockerExecTransport(self._client, self.container, repo_dir), repo_dir
             )
-            self._session.start()
+            plumbing_session = ShellSession(
+                lambda: DockerExecTransport(
+                    self._client, self.container, PLUMBING_ROOT, PLUMBING_ARGV, environment={}
+                ),
+                PLUMBING_ROOT,
+                setup=plumbing_setup(STANDARD_PATH),
+            )
+            self._plumbing = PlumbingShell(plumbing_session)
+            start_all(self._session, plumbing_session)
         except BaseException:
             self._remove_container()
             raise
@@ -181,20 +214,53 @@ class DockerRuntime:
         result = self._session.run(command, timeout or self.default_timeout)
         return self._limit_events.observe(result, self._session)
 
-    def read_file(self, path: str) -> bytes:
-        return read_via_shell(self._session, path)
+    def run_plumbing(self, script: str, timeout: float = PLUMBING_TIMEOUT_S) -> PlumbingResult:
+        return self._plumbing.run(script, timeout)
+
+    def read_file(self, path: str, max_bytes: int | None = None) -> bytes:
+        limit = SHELL_READ_LIMIT if max_bytes is None else min(max_bytes, SHELL_READ_LIMIT)
+        try:
+            return read_via_shell(self._plumbing.session, path, limit)
+        except FileTooLarge as exc:
+            if max_bytes is not None and exc.size > max_bytes:
+                raise FileTooLarge(path, exc.size, max_bytes) from None
+        return self._read_through_exec(path)
 
     def write_file(self, path: str, data: bytes) -> None:
         if len(data) <= _SHELL_WRITE_LIMIT:
-            write_via_shell(self._session, path, data)
+            write_via_shell(self._plumbing.session, path, data)
         else:
             self._write_through_exec(path, data)
 
+    @with_engine("reading a file in the container")
+    def _read_through_exec(self, path: str) -> bytes:
+        """A large file, whole: a one-off exec's stdout has no cap (the shell keeps 8 MiB)."""
+        check_absolute(path)
+        argv = ["bash", "-c", f"exec cat -- {shell_word(path)}"]
+        created = self._client.api.exec_create(self.container.id, argv, stdout=True, stderr=True)
+        exec_id = created["Id"]
+        attached = self._client.api.exec_start(exec_id, socket=True)
+        sock: socket.socket = getattr(attached, "_sock", attached)
+        try:
+            stream = bytearray()
+            while chunk := sock.recv(1 << 20):
+                stream += chunk
+        finally:
+            sock.close()
+        stdout, stderr = _demultiplex(stream)
+        code = self._client.api.exec_inspect(exec_id).get("ExitCode")
+        if code != 0:
+            detail = stderr.decode("utf-8", errors="replace").strip()
+            detail = detail or f"exit code {code}"
+            raise OSError(f"could not read {path} in the container: {detail}")
+        return stdout
+
     @with_engine("writing a file in the container")
     def _write_through_exec(self, path: str, data: bytes) -> None:
-        script = 'mkdir -p -- "$(dirname -- "$1")" && cat >"$1"'
+        check_absolute(path)
+        script = f'p={shell_word(path)}; mkdir -p -- "$(dirname -- "$p")" && cat >"$p"'
         exec_id = self._client.api.exec_create(
-            self.container.id, ["sh", "-c", script, "sh", path], stdin=True
+            self.container.id, ["bash", "-c", script], stdin=True
         )["Id"]
         attached = self._client.api.exec_start(exec_id, socket=True)
         sock: socket.socket = getattr(attached, "_sock", attached)
@@ -214,8 +280,9 @@ class DockerRuntime:
             return
         self._closed = True
         try:
-            # The container goes away with everything in it; no need to stop the shell first.
+            # The container goes away with everything in it; no need to stop the shells first.
             self._session.close(kill=False)
+            self._plumbing.close(kill=False)
         finally:
             self._remove_container()
 

@@ -11,6 +11,7 @@ import os
 import select
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import warnings
@@ -18,8 +19,16 @@ from pathlib import Path
 
 from ptyprocess import PtyProcess
 
-from agentenv.runtime.base import CommandResult
+from agentenv.runtime.base import CommandResult, FileTooLarge, PlumbingResult
+from agentenv.runtime.plumbing import (
+    PLUMBING_ARGV,
+    PLUMBING_ROOT,
+    PLUMBING_TIMEOUT_S,
+    PlumbingShell,
+    plumbing_setup,
+)
 from agentenv.runtime.shell import BASH_ARGV, SHELL_ENV, ShellSession
+from agentenv.runtime.shell_abort import ABORT_SCRIPT, AbortOutcome
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +69,8 @@ def descendants(pid: int) -> list[int]:
 class PtyTransport:
     """A host bash on a pseudo-terminal."""
 
-    def __init__(self, cwd: str, env: dict[str, str]) -> None:
-        self._process = PtyProcess.spawn(BASH_ARGV, cwd=cwd, env=env, dimensions=(50, 200))
+    def __init__(self, cwd: str, env: dict[str, str], argv: list[str] = BASH_ARGV) -> None:
+        self._process = PtyProcess.spawn(argv, cwd=cwd, env=env, dimensions=(50, 200))
 
     def send(self, data: bytes) -> None:
         view = memoryview(data)
@@ -77,6 +86,15 @@ class PtyTransport:
             return os.read(self._process.fd, 65536)
         except OSError:  # EIO: the other side of the pty is closed
             return b""
+
+    def abort_command(self, pid: int, grace_s: float) -> tuple[AbortOutcome, bool]:
+        # The same script as in a container, so that both runtimes stop a command alike.
+        done = subprocess.run(
+            ["bash", "-c", ABORT_SCRIPT, "bash", str(pid), str(round(grace_s * 10))],
+            capture_output=True,
+            check=False,
+        )
+        return AbortOutcome.from_exit_code(done.returncode), b"killed" in done.stdout
 
     def kill_descendants(self, pid: int) -> None:
         for child in reversed(descendants(pid)):
@@ -124,8 +142,25 @@ class LocalRuntime:
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
         env.pop("VIRTUAL_ENV", None)
         self._env = env
+        self.scratch_dir = str(self._scratch / "agentenv")
         self._session = ShellSession(lambda: PtyTransport(self.repo_dir, self._env), self.repo_dir)
-        self._session.start()
+        # The host's PATH as agentenv itself sees it, not as the agent may have changed it.
+        host_path = os.environ.get("PATH", os.defpath)
+        plumbing_session = ShellSession(
+            lambda: PtyTransport(PLUMBING_ROOT, {"PATH": host_path}, PLUMBING_ARGV),
+            PLUMBING_ROOT,
+            setup=plumbing_setup(host_path),
+        )
+        self._plumbing = PlumbingShell(plumbing_session)
+        try:
+            # One after the other: a fork from a second thread is unsafe (and refused by
+            # filelock's audit hook); a host shell starts in milliseconds anyway.
+            self._session.start()
+            plumbing_session.start()
+        except BaseException:
+            self._session.close()
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            raise
         self._closed = False
 
     @property
@@ -135,13 +170,23 @@ class LocalRuntime:
     def run(self, command: str, timeout: float | None = None) -> CommandResult:
         return self._session.run(command, timeout or self.default_timeout)
 
-    def read_file(self, path: str) -> bytes:
+    def run_plumbing(self, script: str, timeout: float = PLUMBING_TIMEOUT_S) -> PlumbingResult:
+        return self._plumbing.run(script, timeout)
+
+    def read_file(self, path: str, max_bytes: int | None = None) -> bytes:
+        # The host's files are read by this process: no shell, so nothing of the agent's.
         target = self._absolute(path)
         if target.is_dir():
             raise IsADirectoryError(21, "Is a directory", path)
         if target.exists() and not target.is_file():
             raise OSError(22, "Not a regular file", path)  # /dev/zero would never end
-        return target.read_bytes()
+        with open(target, "rb") as handle:
+            if max_bytes is None:
+                return handle.read()
+            data = handle.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise FileTooLarge(path, os.fstat(handle.fileno()).st_size, max_bytes)
+            return data
 
     def write_file(self, path: str, data: bytes) -> None:
         target = self._absolute(path)
@@ -155,6 +200,7 @@ class LocalRuntime:
             return
         self._closed = True
         self._session.close()
+        self._plumbing.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     def _absolute(self, path: str) -> Path:

@@ -1,11 +1,14 @@
 """A persistent interactive bash on a terminal, driven line by line.
 
-Why a terminal: Ctrl-C (one byte) interrupts whatever runs in the foreground, a builtin loop
-included, and the interactive shell survives it, keeping its cwd and variables. Why encoded
-lines: the command text travels as `printf %b` escapes inside single quotes, so no byte of it
-can be taken for a signal, a line edit or the end of a quoted string; an unbalanced quote in
-the agent's command is a syntax error of that command, never a hung shell. Each command ends
-with a marker carrying a fresh nonce, its exit code and the shell's cwd.
+Why a terminal: the interactive shell survives an interrupt (see `shell_abort`), keeping its
+cwd and variables, and runs each foreground job in a process group of its own that can be
+interrupted alone. Why encoded lines: the command text travels as `printf %b` escapes inside
+single quotes, so no byte of it can be taken for a signal, a line edit or the end of a quoted
+string; an unbalanced quote in the agent's command is a syntax error of that command, never a
+hung shell. Each command ends with a marker carrying a fresh nonce, its exit code and the
+shell's cwd. The shell's own stderr goes to /dev/null: what bash says about jobs ("[1]+ Done",
+"Terminated"), `set -v`/`set -x` echoes of our own lines and start-up complaints are not the
+command's output; a command's stderr is merged into its output explicitly.
 
 The transport (a Docker exec socket, a host pty) is a small protocol, so the same session code
 serves every runtime.
@@ -15,12 +18,14 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from agentenv.runtime.base import CommandResult, ShellError
+from agentenv.runtime.shell_abort import AbortOutcome
 
 MARK = b"\x1e"
 # Bytes that may travel raw inside a single-quoted printf %b format; everything else is escaped.
@@ -43,6 +48,13 @@ SHELL_ENV = {
 BASH_ARGV = ["bash", "--norc", "--noprofile", "--noediting", "-i"]
 MAX_OUTPUT_BYTES = 8 * 1024 * 1024
 _INTERRUPT_GRACE_S = 2.0
+# What interactive bash prints when a foreground job dies of SIGKILL (ours, on a timeout).
+_KILLED_NOTICE = b"Killed\n"
+# What interactive bash prints about a background job that ended ("[1]+  Done   sleep 1",
+# "[2]-  Terminated   server"). The shell's own stderr is /dev/null, but bash also reports
+# after every foreground job of a command, on the command's stderr, which is its output; no
+# shell option turns that off. A job still running or stopped (`jobs`) is left alone.
+_JOB_ENDED = re.compile(rb"^\[\d{1,6}\][+ -]  (?!Running )(?!Stopped)[A-Z][^\n]*(?:\n|$)", re.M)
 
 
 class Transport(Protocol):
@@ -54,12 +66,13 @@ class Transport(Protocol):
         """Bytes that arrived within `timeout`; None if none did; b"" once the shell is gone."""
         ...
 
-    def kill_descendants(self, pid: int) -> None:
-        """Out of band: SIGKILL every descendant of `pid` (the shell itself survives)."""
+    def abort_command(self, pid: int, grace_s: float) -> tuple[AbortOutcome, bool]:
+        """Out of band: stop what shell `pid` runs without letting its command line go on
+        (see `shell_abort`). Returns the outcome, and whether a process had to be SIGKILLed."""
         ...
 
     def close(self, pid: int | None) -> None:
-        """Stop the shell (`pid`, if known) and release the pipe."""
+        """Stop the shell (`pid`, if known) and everything it started; release the pipe."""
         ...
 
 
@@ -76,15 +89,22 @@ def encode_for_printf(data: bytes) -> str:
     return "".join(parts)
 
 
-def shell_word(text: str) -> str:
-    """A bash ANSI-C quoted word (`$'...'`) for any text: no byte of it travels raw unless safe."""
+def shell_word(text: str | bytes) -> str:
+    """A bash ANSI-C quoted word (`$'...'`) for any text or bytes: nothing travels raw unless
+    safe. Text may carry surrogate escapes (names that are not UTF-8): they become their bytes."""
+    data = text if isinstance(text, bytes) else text.encode("utf-8", errors="surrogateescape")
     parts: list[str] = []
-    for byte in text.encode():
+    for byte in data:
         if byte in _RAW_SAFE:
             parts.append(chr(byte))
         else:
             parts.append(f"\\{byte:03o}")
     return "$'" + "".join(parts) + "'"
+
+
+def _marker_command(nonce: str, code: str = '"$?"') -> str:
+    # `\builtin`: neither an alias nor a function named printf can stand in for ours.
+    return f"\\builtin printf '\\036{nonce}:%s:%s\\036\\n' {code} \"$PWD\""
 
 
 @dataclass(frozen=True)
@@ -117,9 +137,6 @@ class _Output:
             del self.tail[:excess]
             self.dropped += excess
 
-    def search_window(self, marker_len: int) -> bytes:
-        return bytes(self.tail[-(marker_len + 256 + 65536) :]) if self.tail else bytes(self.head)
-
     def text(self) -> bytes:
         return bytes(self.head + self.tail)
 
@@ -129,13 +146,28 @@ class _Output:
         self.head = bytearray(pattern.sub(b"", bytes(self.head)))
         self.tail = bytearray(pattern.sub(b"", bytes(self.tail)))
 
+    def drop_last(self, notice: bytes) -> None:
+        """Remove the last occurrence of `notice` (a line the shell printed about our kill)."""
+        for part in (self.tail, self.head):
+            at = part.rfind(notice)
+            if at != -1:
+                del part[at : at + len(notice)]
+                return
+
 
 class ShellSession:
-    """One long-lived interactive bash; restarted (in `start_dir`) if it dies."""
+    """One long-lived interactive bash; restarted (in `start_dir`) if it dies.
 
-    def __init__(self, open_transport: Callable[[], Transport], start_dir: str) -> None:
+    `setup` is shell code run once at each start, before the first command (e.g. the
+    plumbing shell's environment).
+    """
+
+    def __init__(
+        self, open_transport: Callable[[], Transport], start_dir: str, setup: str = ""
+    ) -> None:
         self._open_transport = open_transport
         self.start_dir = start_dir
+        self.setup = setup
         self._transport: Transport | None = None
         self._pid: int | None = None
         self._pending = bytearray()  # bytes read past the last marker
@@ -148,9 +180,11 @@ class ShellSession:
         self._pending.clear()
         nonce = secrets.token_hex(8)
         setup = (
-            "stty -echo -opost -icanon -ixon noflsh min 1 time 0 2>/dev/null; "
+            "stty -echo -opost -icanon -ixon noflsh min 1 time 0 2>/dev/null; exec 2>/dev/null; "
             "PS1=''; PS2=''; PS0=''; PROMPT_COMMAND=''; unset HISTFILE; set +o history; set +H; "
-            "__agentenv_rc() { return \"$1\"; }; "
+            # A status without a subshell's fork, unsetting the variables named after it.
+            '__agentenv_rc() { local code=$1; shift; unset "$@"; return "$code"; }; '
+            f"{self.setup}{'; ' if self.setup else ''}"
             f"cd {shell_word(self.start_dir)} && "
             f"printf '\\036{nonce}:%s:%s\\036\\n' \"$$\" \"$PWD\"\n"
         )
@@ -180,17 +214,10 @@ class ShellSession:
     # -- commands ------------------------------------------------------------------------
     def run(self, command: str, timeout: float) -> CommandResult:
         """Run an agent's command: stdin from /dev/null, stderr merged, state kept."""
-        line = (
-            f"printf -v __agentenv_cmd '%b' '{encode_for_printf(command.encode())}'; "
-            'eval "$__agentenv_cmd" </dev/null 2>&1'
-        )
-        return self.run_line(line, timeout)
-
-    def run_line(self, line: str, timeout: float) -> CommandResult:
-        """Run one line of trusted shell code (already quoted) and wait for its marker."""
-        raw = self.run_line_bytes(line, timeout)
+        raw = self.run_bytes(command.encode(), timeout)
+        output = _JOB_ENDED.sub(b"", raw.output) if b"]" in raw.output else raw.output
         return CommandResult(
-            output=raw.output.decode("utf-8", errors="replace"),
+            output=output.decode("utf-8", errors="replace"),
             exit_code=raw.exit_code,
             timed_out=raw.timed_out,
             shell_restarted=raw.shell_restarted,
@@ -199,17 +226,32 @@ class ShellSession:
             cwd=self.cwd,
         )
 
-    def run_line_bytes(self, line: str, timeout: float) -> RawResult:
-        """As `run_line`, with the output as the exact bytes the shell printed."""
+    def run_bytes(self, command: bytes, timeout: float, *, idempotent: bool = False) -> RawResult:
+        """As `run`, for any bytes of shell code, with the output as the exact bytes printed."""
+        line = (
+            f"\\builtin printf -v __agentenv_cmd '%b' '{encode_for_printf(command)}'; "
+            '\\builtin eval "$__agentenv_cmd" </dev/null 2>&1'
+        )
+        return self.run_line_bytes(line, timeout, idempotent=idempotent)
+
+    def run_line_bytes(self, line: str, timeout: float, *, idempotent: bool = False) -> RawResult:
+        """Run one line of trusted shell code (already quoted) and wait for its marker.
+
+        `idempotent`: the line may run twice, so a shell that dies under it (killed from
+        outside, its container restarted) is replaced and the line run again in the new one.
+        """
+        result = self._run_line_once(line, timeout)
+        if idempotent and result.exit_code is None and not result.timed_out:
+            again = self._run_line_once(line, timeout)
+            return RawResult(**{**again.__dict__, "shell_restarted": True})
+        return result
+
+    def _run_line_once(self, line: str, timeout: float) -> RawResult:
         started = time.monotonic()
-        restarted = False
-        if self._transport is None:
-            self.start()
-            restarted = True
+        restarted = self._ensure_alive()
         assert self._transport is not None
         nonce = secrets.token_hex(8)
-        marker_cmd = f"printf '\\036{nonce}:%s:%s\\036\\n' \"$?\" \"$PWD\""
-        self._transport.send(f"{line}\n{marker_cmd}\n".encode())
+        self._transport.send(f"{line}\n{_marker_command(nonce)}\n".encode())
         output = _Output(MAX_OUTPUT_BYTES)
         found = self._read_marker(nonce, started + timeout, output)
         timed_out = False
@@ -220,8 +262,7 @@ class ShellSession:
                 restarted = True
             else:
                 timed_out = True
-                for stale in [nonce, *self._interrupt(output)]:
-                    output.strip_marker(stale)
+                restarted = self._interrupt(output, nonce) or restarted
         else:
             exit_code, self.cwd = found
         return RawResult(
@@ -233,31 +274,79 @@ class ShellSession:
             duration_s=time.monotonic() - started,
         )
 
-    def _interrupt(self, output: _Output) -> list[str]:
-        """Ctrl-C, then SIGKILL the command's processes, then a new shell: whatever works.
+    def _ensure_alive(self) -> bool:
+        """Start a new shell if the old one is gone (found before a command, not under it).
 
-        Returns the nonces of the markers it sent: a late one may still land in the output.
+        Returns whether it did. What the shell printed between commands (a background job's
+        output) is kept for the next command's output, as before.
         """
-        assert self._transport is not None
-        sent: list[str] = []
-        self._transport.send(b"\x03")
-        if self._resync(output, sent):
-            return sent
-        if self._pid is not None and self._transport is not None:
-            self._transport.kill_descendants(self._pid)
-            if self._resync(output, sent):
-                return sent
-        self._drop_transport()
-        self.start()
-        return sent
+        if self._transport is not None:
+            chunk = self._transport.recv(0)
+            while chunk:
+                self._pending += chunk
+                chunk = self._transport.recv(0)
+            if chunk == b"":
+                self._drop_transport()
+        if self._transport is None:
+            self.start()
+            return True
+        return False
+
+    def _interrupt(self, output: _Output, nonce: str) -> bool:
+        """Stop the timed-out command so that nothing more of its line runs; keep its output.
+
+        Returns whether the shell had to be replaced by a new one.
+        """
+        assert self._transport is not None and self._pid is not None
+        outcome, killed = self._abort_while_reading(output)
+        sent: list[str] = [nonce]
+        restarted = True
+        if outcome is AbortOutcome.ABANDONED and self._resync(output, sent):
+            restarted = False
+        else:
+            output.add(bytes(self._pending))  # what the job printed before it was stopped
+            self._pending.clear()
+            self._drop_transport()
+            self.start()
+        for stale in sent:
+            output.strip_marker(stale)
+        if killed:
+            output.drop_last(_KILLED_NOTICE)
+        return restarted
+
+    def _abort_while_reading(self, output: _Output) -> tuple[AbortOutcome, bool]:
+        """Run the transport's abort, and meanwhile keep reading what the job still prints
+        (pytest's report on Ctrl-C, say): a full terminal would block the job."""
+        assert self._transport is not None and self._pid is not None
+        transport, pid = self._transport, self._pid
+        result: list[tuple[AbortOutcome, bool]] = []
+
+        def abort() -> None:
+            try:
+                result.append(transport.abort_command(pid, _INTERRUPT_GRACE_S))
+            except Exception:  # the engine failed us: treat the shell as beyond saving
+                result.append((AbortOutcome.SHELL_GONE, False))
+
+        worker = threading.Thread(target=abort, name="shell-abort", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            chunk = transport.recv(0.05)
+            if chunk:
+                self._pending += chunk
+            elif chunk == b"":
+                break
+        worker.join()
+        # What was read goes through the marker search: the command may have finished just
+        # as the timeout fell, and its marker must not be taken for output.
+        return result[0] if result else (AbortOutcome.SHELL_GONE, False)
 
     def _resync(self, output: _Output, sent: list[str]) -> bool:
-        """After an interrupt: wait for a fresh marker, so the next command starts clean."""
+        """After an abort: wait for a fresh marker, so the next command starts clean."""
         if self._transport is None:
             return False
         nonce = secrets.token_hex(8)
         sent.append(nonce)
-        self._transport.send(f"\nprintf '\\036{nonce}:%s:%s\\036\\n' 0 \"$PWD\"\n".encode())
+        self._transport.send(f"\n{_marker_command(nonce, '0')}\n".encode())
         found = self._read_marker(nonce, time.monotonic() + _INTERRUPT_GRACE_S, output)
         if found is None:
             return False
@@ -309,3 +398,25 @@ class ShellSession:
                 self._drop_transport()
                 return None
             buffer += chunk
+
+
+def start_all(*sessions: ShellSession) -> None:
+    """Start several shells at once, each in a thread of its own: opening a shell is a few
+    calls to the Docker engine and a bash start-up, and those of different shells overlap."""
+    errors: list[BaseException] = []
+
+    def start(session: ShellSession) -> None:
+        try:
+            session.start()
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,), name="shell-start") for s in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        for session in sessions:
+            session.close()
+        raise errors[0]
