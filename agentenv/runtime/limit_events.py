@@ -108,7 +108,7 @@ class LimitEvents:
         # or not the container is still running.
         with_engine("restarting a container")(self._container.restart)(timeout=0)
         session.start()
-        back = session.run_line(f"cd {shell_word(cwd)}", 10.0)
+        session.run_line_bytes(f"cd {shell_word(cwd)}", 10.0)
         # The container's cgroup was made anew: so were its counters.
         self._source.close()
         self._source = counter_source(self._container)
@@ -116,4 +116,4 @@ class LimitEvents:
         log.warning(
             "%s: a fork bomb was stopped by restarting the container", self._container.short_id
         )
-        return back.cwd
+        return session.cwd
