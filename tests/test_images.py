@@ -13,6 +13,7 @@ from agentenv.runtime.docker_runtime import DockerRuntime
 from agentenv.runtime.images import ImageBuildError, RepoImageRecipe, build_base_image, ensure_repo_image
 
 from .conftest import REPO_ROOT
+from .image_helpers import git_repo
 
 
 def test_build_base_a_second_time_returns_at_once(base_image: str) -> None:
@@ -42,8 +43,7 @@ def test_repo_images_are_cached_by_content(base_image: str, tmp_path: Path) -> N
 
     def materialize(destination: Path) -> None:
         built.append(str(destination))
-        destination.mkdir()
-        (destination / "m.py").write_text("x = 1\n")
+        git_repo(destination, {"m.py": "x = 1\n"})
 
     recipe = RepoImageRecipe(name="agentenv/test-cache", content_id="content-a", install=("echo installed > /tmp/i",))
     first = ensure_repo_image(recipe, materialize)
@@ -64,14 +64,14 @@ def test_repo_images_are_cached_by_content(base_image: str, tmp_path: Path) -> N
 def test_a_failing_install_command_names_itself(base_image: str) -> None:
     recipe = RepoImageRecipe(name="agentenv/test-fail", content_id="c", install=("echo about to fail; exit 7",))
     with pytest.raises(ImageBuildError, match=r"`echo about to fail; exit 7` failed with exit code 7:\nabout to fail"):
-        ensure_repo_image(recipe, lambda destination: destination.mkdir())
+        ensure_repo_image(recipe, lambda destination: git_repo(destination, {}))
 
 
 def test_install_commands_reach_the_package_index(base_image: str) -> None:
     recipe = RepoImageRecipe(
         name="agentenv/test-pip", content_id="c", install=("python -m pip install --no-cache-dir 'six==1.16.0'",)
     )
-    tag = ensure_repo_image(recipe, lambda destination: destination.mkdir())
+    tag = ensure_repo_image(recipe, lambda destination: git_repo(destination, {"m.py": "x = 1\n"}))
     try:
         with DockerRuntime(tag) as runtime:
             assert runtime.run("python -c 'import six; print(six.__version__)'").output == "1.16.0\n"
