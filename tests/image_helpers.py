@@ -23,8 +23,13 @@ def git_repo(folder: Path, files: dict[str, str]) -> str:
         (folder / name).write_text(text)
     subprocess.run(["git", "init", "-q", "-b", "main", str(folder)], check=True)
     subprocess.run(["git", "-C", str(folder), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(folder), *GIT_IDENTITY, "commit", "-q", "--allow-empty", "-m", "base"], check=True)
-    return subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(
+        ["git", "-C", str(folder), *GIT_IDENTITY, "commit", "-q", "--allow-empty", "-m", "base"],
+        check=True,
+    )
+    return subprocess.run(
+        ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def unique(prefix: str) -> str:
@@ -64,7 +69,12 @@ def folder_task(
 def run_in(image: str, script: str) -> str:
     """What `script` prints (stdout and stderr) in a throwaway container from `image`."""
     output = docker.from_env().containers.run(
-        image, ["/bin/sh", "-c", script], entrypoint=[], remove=True, network_mode="none", stderr=True
+        image,
+        ["/bin/sh", "-c", script],
+        entrypoint=[],
+        remove=True,
+        network_mode="none",
+        stderr=True,
     )
     return output.decode()
 
@@ -73,7 +83,9 @@ def spoil(tag: str, script: str) -> str:
     """Run `script` in a container from `tag` and commit the result under the same tag, as a
     faulty build would have left it; the spoiled image's id."""
     client = docker.from_env()
-    container = client.containers.create(tag, ["/bin/sh", "-c", "while :; do sleep 3600; done"], entrypoint=[], network_mode="none")
+    container = client.containers.create(
+        tag, ["/bin/sh", "-c", "while :; do sleep 3600; done"], entrypoint=[], network_mode="none"
+    )
     try:
         container.start()
         code, output = container.exec_run(["/bin/sh", "-c", script], workdir="/repo")

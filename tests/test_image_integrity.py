@@ -41,24 +41,41 @@ BUG = textwrap.dedent(
 def _python(code: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """`code` in a process of its own (which exits when done: what it labels dies with it)."""
     return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code), *args], cwd=REPO_ROOT, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        cwd=REPO_ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
 
 
 def _repo_state(tag: str) -> dict[str, str]:
-    out = run_in(tag, "cd /repo && git rev-list --all --count && git rev-parse HEAD && git status --porcelain --untracked-files=all")
+    out = run_in(
+        tag,
+        "cd /repo && git rev-list --all --count && git rev-parse HEAD && git status --porcelain --untracked-files=all",
+    )
     count, head, *status = out.splitlines()
     return {"commits": count, "head": head, "status": "\n".join(status)}
 
 
 # -- checked when reused, rebuilt when bad --------------------------------------------------
-def test_a_hidden_test_planted_in_a_cached_image_is_found_and_the_image_rebuilt(base_image: str, tmp_path: Path) -> None:
-    task = folder_task(tmp_path / "src", instance_id=unique("h4-plant"), hidden_tests=("tests/test_hidden.py",), base_patch=BUG)
+def test_a_hidden_test_planted_in_a_cached_image_is_found_and_the_image_rebuilt(
+    base_image: str, tmp_path: Path
+) -> None:
+    task = folder_task(
+        tmp_path / "src",
+        instance_id=unique("h4-plant"),
+        hidden_tests=("tests/test_hidden.py",),
+        base_patch=BUG,
+    )
     with images_named(image_name(task), env_image_name(task)):
         tag = provision(task, DOCKER).image
         assert tag and "test_hidden.py" not in run_in(tag, "ls /repo/tests")
-        planted = spoil(tag, "cp /dev/null tests/test_hidden.py && echo 'def test_hidden(): pass' > tests/test_hidden.py")
+        planted = spoil(
+            tag,
+            "cp /dev/null tests/test_hidden.py && echo 'def test_hidden(): pass' > tests/test_hidden.py",
+        )
         assert "test_hidden.py" in run_in(tag, "ls /repo/tests")
 
         said: list[str] = []
@@ -66,7 +83,10 @@ def test_a_hidden_test_planted_in_a_cached_image_is_found_and_the_image_rebuilt(
         assert again == tag
         assert docker.from_env().images.get(tag).id != planted
         assert run_in(tag, "ls /repo/tests").split() == ["test_visible.py"]
-        assert any("is not what its tag claims (hidden test tests/test_hidden.py is in the image" in line for line in said), said
+        assert any(
+            "is not what its tag claims (hidden test tests/test_hidden.py is in the image" in line
+            for line in said
+        ), said
 
 
 @pytest.mark.parametrize(
@@ -74,10 +94,15 @@ def test_a_hidden_test_planted_in_a_cached_image_is_found_and_the_image_rebuilt(
     [
         ("a tracked file changed", "echo '# edited' >> pkg/__init__.py"),
         ("an untracked file", "echo notes > NOTES.txt"),
-        ("a second commit", "echo more >> pkg/__init__.py && git -c user.name=a -c user.email=a@b commit -qam next"),
+        (
+            "a second commit",
+            "echo more >> pkg/__init__.py && git -c user.name=a -c user.email=a@b commit -qam next",
+        ),
     ],
 )
-def test_an_image_whose_repository_is_not_its_base_commit_is_rebuilt(base_image: str, tmp_path: Path, fault: str, spoiling: str) -> None:
+def test_an_image_whose_repository_is_not_its_base_commit_is_rebuilt(
+    base_image: str, tmp_path: Path, fault: str, spoiling: str
+) -> None:
     task = folder_task(tmp_path / "src", instance_id=unique("h4-dirty"))
     with images_named(image_name(task)):
         tag = provision(task, DOCKER).image
@@ -91,11 +116,16 @@ def test_an_image_whose_repository_is_not_its_base_commit_is_rebuilt(base_image:
         assert _repo_state(tag) == clean, fault
 
 
-def test_compiled_hidden_tests_and_the_original_bytecode_never_reach_the_task_image(base_image: str, tmp_path: Path) -> None:
+def test_compiled_hidden_tests_and_the_original_bytecode_never_reach_the_task_image(
+    base_image: str, tmp_path: Path
+) -> None:
     # The environment image installs the source as it is; compiling it there leaves bytecode
     # of the hidden tests, and of the module the task's bug changes (that is, of its fix).
     task = folder_task(
-        tmp_path / "src", instance_id=unique("h4-pyc"), hidden_tests=("tests/test_hidden.py",), base_patch=BUG,
+        tmp_path / "src",
+        instance_id=unique("h4-pyc"),
+        hidden_tests=("tests/test_hidden.py",),
+        base_patch=BUG,
         install=("python -m compileall -q .",),
     )
     with images_named(image_name(task), env_image_name(task)):
@@ -105,7 +135,9 @@ def test_compiled_hidden_tests_and_the_original_bytecode_never_reach_the_task_im
         assert "return 41" in run_in(tag, "cat /repo/pkg/__init__.py")
 
 
-def test_a_base_tree_that_holds_a_file_the_test_patch_adds_is_refused(base_image: str, tmp_path: Path) -> None:
+def test_a_base_tree_that_holds_a_file_the_test_patch_adds_is_refused(
+    base_image: str, tmp_path: Path
+) -> None:
     test_patch = (
         "diff --git a/tests/test_hidden.py b/tests/test_hidden.py\nnew file mode 100644\n--- /dev/null\n"
         "+++ b/tests/test_hidden.py\n@@ -0,0 +1 @@\n+def test_hidden(): pass\n"
@@ -113,7 +145,10 @@ def test_a_base_tree_that_holds_a_file_the_test_patch_adds_is_refused(base_image
     # The source folder already holds the file the hidden test patch adds: the agent would read it.
     task = folder_task(tmp_path / "src", instance_id=unique("h4-added"), test_patch=test_patch)
     with images_named(image_name(task)):
-        with pytest.raises(ImageBuildError, match=r"not what its tag claims.*hidden test tests/test_hidden.py is in the image"):
+        with pytest.raises(
+            ImageBuildError,
+            match=r"not what its tag claims.*hidden test tests/test_hidden.py is in the image",
+        ):
             provision(task, DOCKER)
         assert not docker.from_env().images.list(name=image_name(task))
 
@@ -137,7 +172,10 @@ def built_with_settings(base_image: str, tmp_path_factory: pytest.TempPathFactor
     (folder / "wheels").mkdir()
     (folder / "wheels" / "marker-1.0.txt").write_text("a file of the find-links folder\n")
     (folder / "constraints.txt").write_text("six==1.16.0\n")
-    settings = {"PIP_FIND_LINKS": str(folder / "wheels"), "PIP_CONSTRAINT": str(folder / "constraints.txt")}
+    settings = {
+        "PIP_FIND_LINKS": str(folder / "wheels"),
+        "PIP_CONSTRAINT": str(folder / "constraints.txt"),
+    }
     # The command shows what it was given: the settings reach the build, with their files.
     install = 'ls "$PIP_FIND_LINKS" > /tmp/seen && cat "$PIP_CONSTRAINT" >> /tmp/seen && env | grep ^PIP_ | cut -d= -f1 | sort >> /tmp/seen'
     name = f"agentenv/{unique('h4-settings')}"
@@ -155,12 +193,17 @@ def test_build_settings_reach_the_install_commands(built_with_settings) -> None:
     assert {"PIP_FIND_LINKS", "PIP_CONSTRAINT", "PIP_NO_CACHE_DIR"} <= set(seen[2:])
 
 
-def test_an_image_config_holds_no_build_setting_and_only_its_own_labels(built_with_settings) -> None:
+def test_an_image_config_holds_no_build_setting_and_only_its_own_labels(
+    built_with_settings,
+) -> None:
     tag, _ = built_with_settings
     attrs = docker.from_env().api.inspect_image(tag)
     config, container_config = attrs["Config"], attrs.get("ContainerConfig") or {}
     assert not [e for e in config["Env"] if e.startswith("PIP_")]
-    assert config["Env"] == docker.from_env().api.inspect_image("agentenv/base:bookworm")["Config"]["Env"]
+    assert (
+        config["Env"]
+        == docker.from_env().api.inspect_image("agentenv/base:bookworm")["Config"]["Env"]
+    )
     assert config["Labels"] == {"agentenv.content": "settings"}
     assert config["Cmd"] is None and not config["Entrypoint"] and not config["Volumes"]
     assert config["WorkingDir"] == "/repo"
@@ -171,7 +214,14 @@ def test_an_image_config_holds_no_build_setting_and_only_its_own_labels(built_wi
 
 def test_an_image_filesystem_holds_no_build_setting(built_with_settings) -> None:
     tag, settings = built_with_settings
-    paths = [settings["PIP_FIND_LINKS"], settings["PIP_CONSTRAINT"], "/etc/xdg/pip", "/root/.cache/pip", "/etc/pip.conf", "/root/.config/pip"]
+    paths = [
+        settings["PIP_FIND_LINKS"],
+        settings["PIP_CONSTRAINT"],
+        "/etc/xdg/pip",
+        "/root/.cache/pip",
+        "/etc/pip.conf",
+        "/root/.config/pip",
+    ]
     script = " ; ".join(f"[ -e '{p}' ] && echo '{p}'" for p in paths) + " ; true"
     assert run_in(tag, script) == ""
 
@@ -200,7 +250,9 @@ def _leftovers() -> list[Leftover]:
 def _containers_of_build(tag: str) -> list[str]:
     """The ids of the owner container of `tag`'s build and of the containers in its namespace."""
     client = docker.from_env()
-    owners = client.containers.list(all=True, filters={"label": f"agentenv.build={tag}"}, ignore_removed=True)
+    owners = client.containers.list(
+        all=True, filters={"label": f"agentenv.build={tag}"}, ignore_removed=True
+    )
     ids = {o.id for o in owners}
     for container in client.containers.list(all=True, ignore_removed=True):
         if container.attrs["HostConfig"].get("PidMode", "").removeprefix("container:") in ids:
@@ -208,7 +260,9 @@ def _containers_of_build(tag: str) -> list[str]:
     return sorted(ids)
 
 
-def test_an_orphaned_build_is_found_by_gc_and_removed_whole(base_image: str, tmp_path: Path) -> None:
+def test_an_orphaned_build_is_found_by_gc_and_removed_whole(
+    base_image: str, tmp_path: Path
+) -> None:
     name = f"agentenv/{unique('h4-orphan')}"
     recipe = RepoImageRecipe(name=name, content_id="orphan", install=("sleep 120",))
     tag = recipe_tag(recipe)
@@ -235,14 +289,21 @@ def test_an_install_command_that_runs_too_long_is_stopped_with_the_end_of_its_lo
     base_image: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AGENTENV_BUILD_COMMAND_TIMEOUT", "2")
-    recipe = RepoImageRecipe(name=f"agentenv/{unique('h4-slow')}", content_id="slow", install=("echo starting the slow part; sleep 20",))
+    recipe = RepoImageRecipe(
+        name=f"agentenv/{unique('h4-slow')}",
+        content_id="slow",
+        install=("echo starting the slow part; sleep 20",),
+    )
     tag = recipe_tag(recipe)
     started = time.monotonic()
     with pytest.raises(ImageBuildError) as raised:
         ensure_repo_image(recipe, lambda folder: git_repo(folder, {"m.py": "x = 1\n"}))
     assert time.monotonic() - started < 15
     message = str(raised.value)
-    assert "`echo starting the slow part; sleep 20` was stopped after 2 s (the timeout of one install command)" in message
+    assert (
+        "`echo starting the slow part; sleep 20` was stopped after 2 s (the timeout of one install command)"
+        in message
+    )
     assert message.endswith("the end of its log:\nstarting the slow part")
     assert _containers_of_build(tag) == []
     assert not docker.from_env().images.list(name=recipe.name)
@@ -252,10 +313,19 @@ def test_a_build_that_runs_past_its_overall_timeout_is_stopped(base_image: str) 
     from agentenv.runtime.images import BuildTimeouts
 
     install = ("echo one; sleep 2", "echo two; sleep 2", "echo three; sleep 30")
-    recipe = RepoImageRecipe(name=f"agentenv/{unique('h4-long')}", content_id="long", install=install)
+    recipe = RepoImageRecipe(
+        name=f"agentenv/{unique('h4-long')}", content_id="long", install=install
+    )
     tag = recipe_tag(recipe)
-    with pytest.raises(ImageBuildError, match=r"`echo three; sleep 30` was stopped after \d+ s \(the build's overall timeout of 12 s\); the end of its log:\nthree$"):
-        ensure_repo_image(recipe, lambda folder: git_repo(folder, {"m.py": "x = 1\n"}), timeouts=BuildTimeouts(command=60, total=12))
+    with pytest.raises(
+        ImageBuildError,
+        match=r"`echo three; sleep 30` was stopped after \d+ s \(the build's overall timeout of 12 s\); the end of its log:\nthree$",
+    ):
+        ensure_repo_image(
+            recipe,
+            lambda folder: git_repo(folder, {"m.py": "x = 1\n"}),
+            timeouts=BuildTimeouts(command=60, total=12),
+        )
     assert _containers_of_build(tag) == []
     assert not docker.from_env().images.list(name=recipe.name)
 
@@ -264,7 +334,9 @@ def test_a_bad_timeout_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None
     from agentenv.runtime.images import BuildTimeouts
 
     monkeypatch.setenv("AGENTENV_BUILD_TIMEOUT", "soon")
-    with pytest.raises(ValueError, match=r"AGENTENV_BUILD_TIMEOUT='soon': expected a positive number of seconds"):
+    with pytest.raises(
+        ValueError, match=r"AGENTENV_BUILD_TIMEOUT='soon': expected a positive number of seconds"
+    ):
         BuildTimeouts()
 
 
@@ -280,28 +352,54 @@ _PROVISION_IN_A_PROCESS = """
 """
 
 
-def test_processes_with_different_caches_build_one_image_once(base_image: str, tmp_path: Path) -> None:
-    task = folder_task(tmp_path / "src", instance_id=unique("h4-procs"), hidden_tests=("tests/test_hidden.py",), base_patch=BUG)
+def test_processes_with_different_caches_build_one_image_once(
+    base_image: str, tmp_path: Path
+) -> None:
+    task = folder_task(
+        tmp_path / "src",
+        instance_id=unique("h4-procs"),
+        hidden_tests=("tests/test_hidden.py",),
+        base_patch=BUG,
+    )
     with images_named(image_name(task), env_image_name(task)):
         spec = tmp_path / "task.json"
         spec.write_text(task.model_dump_json())
-        builders = [_python(_PROVISION_IN_A_PROCESS, str(spec), env={"AGENTENV_CACHE": str(tmp_path / f"cache{i}")}) for i in range(2)]
+        builders = [
+            _python(
+                _PROVISION_IN_A_PROCESS,
+                str(spec),
+                env={"AGENTENV_CACHE": str(tmp_path / f"cache{i}")},
+            )
+            for i in range(2)
+        ]
         outputs = []
         for builder in builders:
             out, err = builder.communicate(timeout=300)
             assert builder.returncode == 0, err
             outputs.append((out.strip(), err))
         assert outputs[0][0] == outputs[1][0]
-        builds = [line for _, err in outputs for line in err.splitlines() if line.startswith("building ")]
+        builds = [
+            line for _, err in outputs for line in err.splitlines() if line.startswith("building ")
+        ]
         assert len(builds) == 2, builds  # the environment image once, the task image once
         assert len(docker.from_env().images.list(name=env_image_name(task))) == 1
 
 
-def test_threads_that_share_an_environment_image_build_it_once(base_image: str, tmp_path: Path) -> None:
+def test_threads_that_share_an_environment_image_build_it_once(
+    base_image: str, tmp_path: Path
+) -> None:
     source = tmp_path / "src"
     tasks = [
-        folder_task(source, instance_id=unique(f"h4-threads{i}"), hidden_tests=hidden, base_patch=BUG)
-        for i, hidden in enumerate([("tests/test_hidden.py",), ("tests/test_visible.py",), ("tests/test_hidden.py", "tests/test_visible.py")])
+        folder_task(
+            source, instance_id=unique(f"h4-threads{i}"), hidden_tests=hidden, base_patch=BUG
+        )
+        for i, hidden in enumerate(
+            [
+                ("tests/test_hidden.py",),
+                ("tests/test_visible.py",),
+                ("tests/test_hidden.py", "tests/test_visible.py"),
+            ]
+        )
     ]
     said: list[str] = []
     tags: dict[str, str | None] = {}
@@ -316,23 +414,35 @@ def test_threads_that_share_an_environment_image_build_it_once(base_image: str, 
         for thread in threads:
             thread.join(300)
         assert len(tags) == 3
-        assert len([line for line in said if line.startswith(f"building {env_image_name(tasks[0])}:")]) == 1, said
+        assert (
+            len([line for line in said if line.startswith(f"building {env_image_name(tasks[0])}:")])
+            == 1
+        ), said
         for task in tasks:
             tag = tags[task.instance_id]
             assert tag is not None
-            listed = run_in(tag, "cd /repo && git status --porcelain --untracked-files=all; ls tests").split()
-            assert sorted(listed) == sorted({"test_hidden.py", "test_visible.py"} - set(Path(h).name for h in task.hidden_tests))
+            listed = run_in(
+                tag, "cd /repo && git status --porcelain --untracked-files=all; ls tests"
+            ).split()
+            assert sorted(listed) == sorted(
+                {"test_hidden.py", "test_visible.py"} - {Path(h).name for h in task.hidden_tests}
+            )
 
 
 # -- a positive verdict is kept ----------------------------------------------------------------
 def _checks_between(started: float, ended: float) -> int:
     events = docker.from_env().events(
-        since=int(started) - 1, until=int(ended) + 2, filters={"event": "create", "label": "agentenv.image_check"}, decode=True
+        since=int(started) - 1,
+        until=int(ended) + 2,
+        filters={"event": "create", "label": "agentenv.image_check"},
+        decode=True,
     )
     return sum(1 for _ in events)
 
 
-def test_a_checked_image_is_not_checked_again_while_its_verdict_is_kept(base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_checked_image_is_not_checked_again_while_its_verdict_is_kept(
+    base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from agentenv.runtime.image_check import forget_verdicts
 
     monkeypatch.setenv("AGENTENV_CACHE", str(tmp_path / "cache"))
@@ -347,7 +457,10 @@ def test_a_checked_image_is_not_checked_again_while_its_verdict_is_kept(base_ima
         ended = time.time()
         assert _checks_between(started, ended) == 0
         for verdict in (tmp_path / "cache" / "image-checks").glob("*.json"):
-            assert json.loads(verdict.read_text())["image_id"] == docker.from_env().images.get(provision(task, DOCKER).image).id
+            assert (
+                json.loads(verdict.read_text())["image_id"]
+                == docker.from_env().images.get(provision(task, DOCKER).image).id
+            )
             verdict.unlink()
         forget_verdicts()
         time.sleep(1.1)
@@ -365,5 +478,6 @@ def test_the_repository_belongs_to_root_whoever_wrote_it(base_image: str, tmp_pa
     recipe = RepoImageRecipe(name=f"agentenv/{unique('h4-owner')}", content_id="owner")
     with images_named(recipe.name):
         tag = ensure_repo_image(recipe, written_by_another_user)
-        assert run_in(tag, "stat -c %u /repo /repo/m.py /repo/.git/HEAD; cd /repo && git status --porcelain").split() == ["0", "0", "0"]
-
+        assert run_in(
+            tag, "stat -c %u /repo /repo/m.py /repo/.git/HEAD; cd /repo && git status --porcelain"
+        ).split() == ["0", "0", "0"]

@@ -10,7 +10,12 @@ import docker
 import pytest
 
 from agentenv.runtime.docker_runtime import DockerRuntime
-from agentenv.runtime.images import ImageBuildError, RepoImageRecipe, build_base_image, ensure_repo_image
+from agentenv.runtime.images import (
+    ImageBuildError,
+    RepoImageRecipe,
+    build_base_image,
+    ensure_repo_image,
+)
 
 from .conftest import REPO_ROOT
 from .image_helpers import git_repo

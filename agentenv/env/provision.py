@@ -15,11 +15,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentenv.diffs import PatchFormatError, split_patch
 from agentenv.runtime.base import Runtime
+from agentenv.runtime.build_container import BuildTimeouts
 from agentenv.runtime.docker_runtime import DockerRuntime
 from agentenv.runtime.engine import engine_answers
-from agentenv.diffs import PatchFormatError, split_patch
-from agentenv.runtime.build_container import BuildTimeouts
 from agentenv.runtime.images import RepoImageRecipe, ensure_repo_image
 from agentenv.runtime.local_runtime import UNSAFE_WARNING, LocalRuntime, LocalRuntimeWarning
 from agentenv.runtime.sandbox import ContainerLimits

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import docker.errors
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,7 +38,18 @@ BUILD_LABEL = "agentenv.build"
 _KEEP_ALIVE = ["/bin/sh", "-c", "while :; do sleep 3600; done"]
 # What of the parent's config a built image keeps (Docker's commit would otherwise take the
 # build container's command, environment and labels).
-_INHERITED = ("Env", "Cmd", "Entrypoint", "User", "ExposedPorts", "Volumes", "StopSignal", "Healthcheck", "Shell", "OnBuild")
+_INHERITED = (
+    "Env",
+    "Cmd",
+    "Entrypoint",
+    "User",
+    "ExposedPorts",
+    "Volumes",
+    "StopSignal",
+    "Healthcheck",
+    "Shell",
+    "OnBuild",
+)
 _TAIL_BYTES = 64 * 1024
 _TAIL_LINES = 30
 
@@ -147,7 +158,7 @@ class BuildContainer:
         self._deadline = 0.0
 
     # -- lifetime ---------------------------------------------------------------------------
-    def __enter__(self) -> BuildContainer:
+    def __enter__(self) -> Self:
         self._deadline = time.monotonic() + self.timeouts.total
         create = with_engine("creating a build container")(self._client.containers.create)
         passthrough = host_pip_passthrough() if self.network else None
@@ -155,7 +166,11 @@ class BuildContainer:
             self._environment = {**passthrough.environment, **BUILD_ONLY_SETTINGS}
         try:
             self._owner = create(
-                self.parent, _KEEP_ALIVE, init=True, network_mode="none", labels={**owner_labels(), BUILD_LABEL: self.tag}
+                self.parent,
+                _KEEP_ALIVE,
+                init=True,
+                network_mode="none",
+                labels={**owner_labels(), BUILD_LABEL: self.tag},
             )
             with_engine("starting a build container")(self._owner.start)()
             self._container = create(
@@ -194,24 +209,37 @@ class BuildContainer:
     def run(self, command: str, *, workdir: str) -> None:
         """An install command (a shell command line), with the build's pip settings."""
         self.progress(f"  $ {command}")
-        limit, which = self._limit(self.timeouts.command, "the timeout of one install command", f"`{command}`")
-        code, output, timed_out = self._exec(["/bin/sh", "-c", command], workdir=workdir, environment=self._environment, timeout=limit)
+        limit, which = self._limit(
+            self.timeouts.command, "the timeout of one install command", f"`{command}`"
+        )
+        code, output, timed_out = self._exec(
+            ["/bin/sh", "-c", command],
+            workdir=workdir,
+            environment=self._environment,
+            timeout=limit,
+        )
         if timed_out:
             raise ImageBuildTimeout(
                 f"building {self.tag}: `{command}` was stopped after {limit:.0f} s ({which}); "
                 f"the end of its log:\n{output.tail_text()}"
             )
         if code != 0:
-            raise ImageBuildError(f"building {self.tag}: `{command}` failed with exit code {code}:\n{output.tail_text()}")
+            raise ImageBuildError(
+                f"building {self.tag}: `{command}` failed with exit code {code}:\n{output.tail_text()}"
+            )
 
     def exec(self, argv: list[str], *, what: str, workdir: str = "/") -> bytes:
         """A command of the build's own (no pip settings); its stdout. Fails loudly."""
         limit, which = self._limit(self.timeouts.total, "the build's overall timeout", what)
         code, output, timed_out = self._exec(argv, workdir=workdir, environment={}, timeout=limit)
         if timed_out:
-            raise ImageBuildTimeout(f"building {self.tag}: {what} was stopped after {limit:.0f} s ({which})")
+            raise ImageBuildTimeout(
+                f"building {self.tag}: {what} was stopped after {limit:.0f} s ({which})"
+            )
         if code != 0:
-            raise ImageBuildError(f"building {self.tag}: {what} failed with exit code {code}:\n{output.tail_text()}")
+            raise ImageBuildError(
+                f"building {self.tag}: {what} failed with exit code {code}:\n{output.tail_text()}"
+            )
         return bytes(output.stdout)
 
     def _limit(self, own: float, own_name: str, what: str) -> tuple[float, str]:
@@ -238,7 +266,7 @@ class BuildContainer:
             try:
                 for stdout, stderr in api.exec_start(exec_id, stream=True, demux=True):
                     output.add(stdout, stderr)
-            except BaseException as exc:  # the container removed under it, the engine gone
+            except Exception as exc:  # the container removed under it, the engine gone
                 output.error = exc
             finally:
                 finished.set()
@@ -249,7 +277,9 @@ class BuildContainer:
         if not finished.wait(timeout):
             return None, output, True
         if output.error is not None:
-            raise ImageBuildError(f"building {self.tag}: lost the output of `{' '.join(argv)[:200]}`: {output.error}")
+            raise ImageBuildError(
+                f"building {self.tag}: lost the output of `{' '.join(argv)[:200]}`: {output.error}"
+            )
         return self._exit_code(exec_id), output, False
 
     def _exit_code(self, exec_id: str) -> int | None:
@@ -271,20 +301,33 @@ class BuildContainer:
             parent, tar_folder(folder, os.path.basename(target.rstrip("/")))
         )
         if not ok:
-            raise ImageBuildError(f"building {self.tag}: the engine refused to copy the repository to {target}")
+            raise ImageBuildError(
+                f"building {self.tag}: the engine refused to copy the repository to {target}"
+            )
 
-    def commit(self, *, workdir: str, labels: dict[str, str], environment: dict[str, str] | None = None) -> str:
-        """Commit as `self.tag` with the parent's config, `workdir`, `labels` (the image's own)
-        and `environment` set over the parent's; the new image's id."""
-        parent_config = with_engine("looking up an image")(self._client.api.inspect_image)(self.parent)["Config"] or {}
-        config = {key: parent_config[key] for key in _INHERITED if parent_config.get(key) is not None}
+    def commit(
+        self, *, workdir: str, labels: dict[str, str], environment: dict[str, str] | None = None
+    ) -> str:
+        """Commit with the parent's config, `workdir`, `labels` (the image's own) and
+        `environment` set over the parent's; the new image's id. The image is not tagged: the
+        caller tags it once it has passed its checks."""
+        parent_config = (
+            with_engine("looking up an image")(self._client.api.inspect_image)(self.parent)[
+                "Config"
+            ]
+            or {}
+        )
+        config = {
+            key: parent_config[key] for key in _INHERITED if parent_config.get(key) is not None
+        }
         if environment:
-            kept = [item for item in config.get("Env", []) if item.split("=", 1)[0] not in environment]
+            kept = [
+                item for item in config.get("Env", []) if item.split("=", 1)[0] not in environment
+            ]
             config["Env"] = kept + [f"{name}={value}" for name, value in environment.items()]
         # An empty entrypoint, not none: with none, Docker would take the build container's.
         config["Entrypoint"] = config.get("Entrypoint") or []
         config["WorkingDir"] = workdir
         config["Labels"] = labels
-        repository, _, version = self.tag.rpartition(":")
-        image = with_engine("committing the image")(self._container.commit)(repository=repository, tag=version, conf=config)
+        image = with_engine("committing the image")(self._container.commit)(conf=config)
         return str(image.id)

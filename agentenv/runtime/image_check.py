@@ -97,12 +97,19 @@ _verified_lock = threading.Lock()
 
 
 def _verdict_dir() -> Path:
-    return Path(os.environ.get("AGENTENV_CACHE", Path.home() / ".cache" / "agentenv")) / "image-checks"
+    return (
+        Path(os.environ.get("AGENTENV_CACHE", Path.home() / ".cache" / "agentenv")) / "image-checks"
+    )
 
 
 def _verdict_key(image_id: str, expectation: RepoExpectation) -> str:
     material = json.dumps(
-        {"checker": CHECKER_VERSION, "image": image_id, "expectation": expectation.model_dump(mode="json")}, sort_keys=True
+        {
+            "checker": CHECKER_VERSION,
+            "image": image_id,
+            "expectation": expectation.model_dump(mode="json"),
+        },
+        sort_keys=True,
     )
     return hashlib.sha256(material.encode()).hexdigest()
 
@@ -121,7 +128,11 @@ def known_good(image_id: str, expectation: RepoExpectation) -> bool:
     except (OSError, ValidationError, ValueError) as exc:
         log.warning("ignoring the image verdict %s: %s", path, exc)
         return False
-    if verdict.checker != CHECKER_VERSION or verdict.image_id != image_id or verdict.expectation != expectation:
+    if (
+        verdict.checker != CHECKER_VERSION
+        or verdict.image_id != image_id
+        or verdict.expectation != expectation
+    ):
         return False
     with _verified_lock:
         _verified.add(key)
@@ -131,7 +142,11 @@ def known_good(image_id: str, expectation: RepoExpectation) -> bool:
 def record_good(image_id: str, expectation: RepoExpectation, commit: str) -> None:
     key = _verdict_key(image_id, expectation)
     verdict = ImageVerdict(
-        checker=CHECKER_VERSION, image_id=image_id, expectation=expectation, commit=commit, checked_at=datetime.now(UTC)
+        checker=CHECKER_VERSION,
+        image_id=image_id,
+        expectation=expectation,
+        commit=commit,
+        checked_at=datetime.now(UTC),
     )
     folder = _verdict_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -150,10 +165,14 @@ def head_commit(folder: Path) -> str:
     """The commit of the repository written to `folder` (for the check of its image)."""
     done = subprocess.run(
         ["git", "-c", "safe.directory=*", "-C", str(folder), "rev-parse", "--verify", "-q", "HEAD"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0 or not (folder / ".git").is_dir():
-        raise ValueError(f"{folder} is not a git repository with a commit: a repo image holds its base commit")
+        raise ValueError(
+            f"{folder} is not a git repository with a commit: a repo image holds its base commit"
+        )
     return done.stdout.strip()
 
 
@@ -162,7 +181,15 @@ def image_problems(image_id: str, expectation: RepoExpectation, commit: str) -> 
     client = docker_client()
     container = with_engine("creating a container to check an image")(client.containers.create)(
         image_id,
-        entrypoint=["/bin/sh", "-c", _CHECK_SCRIPT, "sh", expectation.repo_dir, commit, *expectation.hidden],
+        entrypoint=[
+            "/bin/sh",
+            "-c",
+            _CHECK_SCRIPT,
+            "sh",
+            expectation.repo_dir,
+            commit,
+            *expectation.hidden,
+        ],
         network_mode="none",
         labels={**owner_labels(), CHECK_LABEL: image_id},
         security_opt=["no-new-privileges"],

@@ -30,9 +30,20 @@ import docker.errors
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentenv.runtime.build_container import BuildContainer, BuildTimeouts, ImageBuildError, ImageBuildTimeout
+from agentenv.runtime.build_container import (
+    BuildContainer,
+    BuildTimeouts,
+    ImageBuildError,
+    ImageBuildTimeout,
+)
 from agentenv.runtime.engine import docker_client, with_engine
-from agentenv.runtime.image_check import RepoExpectation, head_commit, image_problems, known_good, record_good
+from agentenv.runtime.image_check import (
+    RepoExpectation,
+    head_commit,
+    image_problems,
+    known_good,
+    record_good,
+)
 
 __all__ = [
     "BASE_IMAGE",
@@ -74,7 +85,9 @@ def image_exists(name: str) -> bool:
 
 @functools.cache
 def _engine_id(base_url: str) -> str:
-    return str(with_engine("asking the engine its id")(docker_client().info)().get("ID") or base_url)
+    return str(
+        with_engine("asking the engine its id")(docker_client().info)().get("ID") or base_url
+    )
 
 
 def _lock(name: str) -> FileLock:
@@ -163,9 +176,14 @@ def _base_from_image(tag: str, from_image: str, progress: Progress) -> None:
         f"python3 -m venv {VENV}"
     )
     workdir = (client.api.inspect_image(parent)["Config"] or {}).get("WorkingDir") or "/"
-    with BuildContainer(parent, tag, network=True, timeouts=BuildTimeouts(), progress=progress) as build:
+    with BuildContainer(
+        parent, tag, network=True, timeouts=BuildTimeouts(), progress=progress
+    ) as build:
         build.run(setup, workdir="/")
-        build.commit(workdir=workdir, labels={}, environment={"PATH": IMAGE_PATH, "VIRTUAL_ENV": VENV})
+        image = build.commit(
+            workdir=workdir, labels={}, environment={"PATH": IMAGE_PATH, "VIRTUAL_ENV": VENV}
+        )
+    _tag_image(image, tag)
 
 
 def _run_host(argv: list[str], what: str) -> None:
@@ -193,12 +211,15 @@ class RepoImageRecipe(BaseModel):
     env_content_id: str | None = None
     env_name: str | None = None
     hidden: tuple[str, ...] = Field(
-        default=(), description="paths (relative to repo_dir) that must not be in the image: hidden tests"
+        default=(),
+        description="paths (relative to repo_dir) that must not be in the image: hidden tests",
     )
 
 
 def _tag(name: str, material: dict[str, object]) -> str:
-    digest = hashlib.sha256(json.dumps({"builder": BUILDER_VERSION, **material}, sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps({"builder": BUILDER_VERSION, **material}, sort_keys=True).encode()
+    ).hexdigest()
     return f"{name}:{digest[:16]}"
 
 
@@ -208,7 +229,9 @@ def _base_image_id(recipe: RepoImageRecipe, progress: Progress) -> str:
         build_base_image(progress=progress)
         base_id = _image_id(recipe.base_image)
     if base_id is None:
-        raise ImageBuildError(f"base image {recipe.base_image!r} is not on this engine (no registry to pull from?)")
+        raise ImageBuildError(
+            f"base image {recipe.base_image!r} is not on this engine (no registry to pull from?)"
+        )
     return base_id
 
 
@@ -221,7 +244,12 @@ def recipe_tag(recipe: RepoImageRecipe) -> str:
 
 
 def _direct_tag(recipe: RepoImageRecipe, base_id: str) -> str:
-    material = {"base": base_id, "content": recipe.content_id, "repo_dir": recipe.repo_dir, "install": list(recipe.install)}
+    material = {
+        "base": base_id,
+        "content": recipe.content_id,
+        "repo_dir": recipe.repo_dir,
+        "install": list(recipe.install),
+    }
     return _tag(recipe.name, material)
 
 
@@ -263,7 +291,9 @@ def _ensure(
             }
         )
         env_tag, env_id = _ensure(environment, materialize_env, None, timeouts, progress)
-        tag = _tag(recipe.name, {"env": env_id, "content": recipe.content_id, "repo_dir": recipe.repo_dir})
+        tag = _tag(
+            recipe.name, {"env": env_id, "content": recipe.content_id, "repo_dir": recipe.repo_dir}
+        )
 
         def build(folder: Path) -> str:
             progress(f"building {tag} on {env_tag}")
@@ -281,11 +311,17 @@ def _ensure(
 
 
 def _checked_image(
-    tag: str, recipe: RepoImageRecipe, materialize: Callable[[Path], object], build: Callable[[Path], str], progress: Progress
+    tag: str,
+    recipe: RepoImageRecipe,
+    materialize: Callable[[Path], object],
+    build: Callable[[Path], str],
+    progress: Progress,
 ) -> str:
     """The id of a sound image tagged `tag`: the cached one if it passes the checks, else a
     new build, which must pass them too (a bad image is never used)."""
-    expectation = RepoExpectation(repo_dir=recipe.repo_dir, content_id=recipe.content_id, hidden=tuple(sorted(recipe.hidden)))
+    expectation = RepoExpectation(
+        repo_dir=recipe.repo_dir, content_id=recipe.content_id, hidden=tuple(sorted(recipe.hidden))
+    )
     with _lock(tag):
         cached = _image_id(tag)
         if cached is not None:
@@ -298,7 +334,9 @@ def _checked_image(
                 record_good(cached, expectation, commit)
                 return cached
             progress(f"{tag} is not what its tag claims ({'; '.join(problems)}): rebuilding it")
-            log.warning("%s is not what its tag claims (%s): rebuilding it", tag, "; ".join(problems))
+            log.warning(
+                "%s is not what its tag claims (%s): rebuilding it", tag, "; ".join(problems)
+            )
             _untag(tag)
         with tempfile.TemporaryDirectory(prefix="agentenv-repo-") as scratch:
             folder = Path(scratch) / "repo"
@@ -306,9 +344,13 @@ def _checked_image(
             image = build(folder)
         problems = image_problems(image, expectation, commit)
         if problems:
-            _untag(tag)
-            raise ImageBuildError(f"building {tag}: the new image is not what its tag claims, so it is not kept: {'; '.join(problems)}")
+            _remove_image(image)
+            raise ImageBuildError(
+                f"building {tag}: the new image is not what its tag claims, so it is not kept: "
+                + "; ".join(problems)
+            )
         record_good(image, expectation, commit)
+        _tag_image(image, tag)
         return image
 
 
@@ -320,18 +362,34 @@ def _materialized_commit(materialize: Callable[[Path], object], folder: Path, ta
         raise ImageBuildError(f"building {tag}: {exc}") from None
 
 
+def _tag_image(image: str, tag: str) -> None:
+    repository, _, version = tag.rpartition(":")
+    with_engine("tagging an image")(docker_client().api.tag)(image, repository, version, force=True)
+
+
 def _untag(tag: str) -> None:
     """Take the tag off a bad image (containers running from it keep running)."""
+    _remove_image(tag)
+
+
+def _remove_image(name: str) -> None:
     try:
-        with_engine("removing a bad image's tag")(docker_client().api.remove_image)(tag, force=True)
+        with_engine("removing a bad image")(docker_client().api.remove_image)(name, force=True)
     except docker.errors.ImageNotFound:
         pass
 
 
 def _build_on_base(
-    base_id: str, tag: str, folder: Path, recipe: RepoImageRecipe, timeouts: BuildTimeouts, progress: Progress
+    base_id: str,
+    tag: str,
+    folder: Path,
+    recipe: RepoImageRecipe,
+    timeouts: BuildTimeouts,
+    progress: Progress,
 ) -> str:
-    with BuildContainer(base_id, tag, network=bool(recipe.install), timeouts=timeouts, progress=progress) as build:
+    with BuildContainer(
+        base_id, tag, network=bool(recipe.install), timeouts=timeouts, progress=progress
+    ) as build:
         build.put_folder(folder, recipe.repo_dir)
         for command in recipe.install:
             build.run(command, workdir=recipe.repo_dir)
@@ -343,25 +401,51 @@ _REMOVE_STALE = 'cd "$1" && shift && rm -rf .git && for f in "$@"; do rm -f -- "
 
 
 def _swap_repository(
-    env_id: str, tag: str, folder: Path, recipe: RepoImageRecipe, timeouts: BuildTimeouts, progress: Progress
+    env_id: str,
+    tag: str,
+    folder: Path,
+    recipe: RepoImageRecipe,
+    timeouts: BuildTimeouts,
+    progress: Progress,
 ) -> str:
     """Replace the tracked files of the environment's repository with `folder`'s; what the
     install left untracked (egg-info, build output) stays, as an editable install needs it."""
     # Whoever wrote the folder: it is ours to read (git refuses other users' repositories).
     tracked = subprocess.run(
-        ["git", "-c", "safe.directory=*", "-C", str(folder), "ls-files", "-z"], capture_output=True, check=True
+        ["git", "-c", "safe.directory=*", "-C", str(folder), "ls-files", "-z"],
+        capture_output=True,
+        check=True,
     ).stdout
     keep = {name for name in tracked.decode().split("\0") if name}
     with BuildContainer(env_id, tag, network=False, timeouts=timeouts, progress=progress) as build:
-        listed = build.exec(["git", "-C", recipe.repo_dir, "ls-files", "-z"], what="listing the environment's repository")
+        listed = build.exec(
+            ["git", "-C", recipe.repo_dir, "ls-files", "-z"],
+            what="listing the environment's repository",
+        )
         stale = [name for name in listed.decode().split("\0") if name and name not in keep]
         for start in range(0, max(len(stale), 1), 500):  # in batches: an argument list has a limit
             batch = stale[start : start + 500]
-            build.exec(["sh", "-c", _REMOVE_STALE, "sh", recipe.repo_dir, *batch], what="removing the environment's repository")
+            build.exec(
+                ["sh", "-c", _REMOVE_STALE, "sh", recipe.repo_dir, *batch],
+                what="removing the environment's repository",
+            )
         # Bytecode compiled while installing holds the source as the environment has it: for
         # a file the task changes (its bug), the original code, which is the fix.
         build.exec(
-            ["find", recipe.repo_dir, "-name", "__pycache__", "-type", "d", "-prune", "-exec", "rm", "-rf", "{}", "+"],
+            [
+                "find",
+                recipe.repo_dir,
+                "-name",
+                "__pycache__",
+                "-type",
+                "d",
+                "-prune",
+                "-exec",
+                "rm",
+                "-rf",
+                "{}",
+                "+",
+            ],
             what="removing the environment's bytecode",
         )
         build.put_folder(folder, recipe.repo_dir)

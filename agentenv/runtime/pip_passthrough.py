@@ -103,7 +103,9 @@ def _paths_to_mount(value: str) -> list[str]:
 
 def _translate(path: str, mounts: dict[str, str]) -> str:
     """`path` as the build container sees it: under the deepest mounted folder that holds it."""
-    holders = [source for source in mounts if path == source or path.startswith(source.rstrip("/") + "/")]
+    holders = [
+        source for source in mounts if path == source or path.startswith(source.rstrip("/") + "/")
+    ]
     if not holders:
         return path
     source = max(holders, key=len)
