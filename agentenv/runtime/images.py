@@ -396,6 +396,9 @@ def _build_on_base(
         return build.commit(workdir=recipe.repo_dir, labels={CONTENT_LABEL: recipe.content_id})
 
 
+# Lists the files the environment's repository tracks, then a line that ends the list.
+_END_OF_LIST = b"agentenv: end of the list"
+_LIST_TRACKED = f'git -C "$1" ls-files -z && printf "%s\\0" "{_END_OF_LIST.decode()}"'
 # Removes the environment's git metadata and the files it tracks that the task's tree has not.
 _REMOVE_STALE = 'cd "$1" && shift && rm -rf .git && for f in "$@"; do rm -f -- "$f" || exit 1; done'
 
@@ -419,10 +422,16 @@ def _swap_repository(
     keep = {name for name in tracked.decode().split("\0") if name}
     with BuildContainer(env_id, tag, network=False, timeouts=timeouts, progress=progress) as build:
         listed = build.exec(
-            ["git", "-C", recipe.repo_dir, "ls-files", "-z"],
+            ["sh", "-c", _LIST_TRACKED, "sh", recipe.repo_dir],
             what="listing the environment's repository",
-        )
-        stale = [name for name in listed.decode().split("\0") if name and name not in keep]
+        ).split(b"\0")
+        # docker-py ends an output stream quietly when its socket fails between two frames:
+        # a list cut short would leave files (hidden tests) in the image as if they were kept.
+        if listed[-2:] != [_END_OF_LIST, b""]:
+            raise ImageBuildError(
+                f"building {tag}: the list of the environment's files was cut short"
+            )
+        stale = [name.decode() for name in listed[:-2] if name and name.decode() not in keep]
         for start in range(0, max(len(stale), 1), 500):  # in batches: an argument list has a limit
             batch = stale[start : start + 500]
             build.exec(
