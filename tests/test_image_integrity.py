@@ -330,14 +330,22 @@ def test_a_build_that_runs_past_its_overall_timeout_is_stopped(base_image: str) 
     assert not docker.from_env().images.list(name=recipe.name)
 
 
-def test_a_bad_timeout_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agentenv.runtime.images import BuildTimeouts
-
+def test_a_bad_timeout_setting_is_named(base_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTENV_BUILD_TIMEOUT", "soon")
+    recipe = RepoImageRecipe(name=f"agentenv/{unique('h4-soon')}", content_id="soon")
     with pytest.raises(
-        ValueError, match=r"AGENTENV_BUILD_TIMEOUT='soon': expected a positive number of seconds"
+        ImageBuildError,
+        match=r"AGENTENV_BUILD_TIMEOUT='soon': expected a positive number of seconds",
     ):
-        BuildTimeouts()
+        ensure_repo_image(recipe, lambda folder: git_repo(folder, {}))
+
+
+def test_a_test_patch_that_is_not_a_diff_is_named(base_image: str, tmp_path: Path) -> None:
+    task = folder_task(
+        tmp_path / "src", instance_id=unique("h4-badpatch"), test_patch="not a diff\n"
+    )
+    with pytest.raises(ImageBuildError, match=rf"task {task.instance_id}: field `test_patch`: "):
+        provision(task, DOCKER)
 
 
 # -- built once, however many ask --------------------------------------------------------------

@@ -20,7 +20,7 @@ from agentenv.runtime.base import Runtime
 from agentenv.runtime.build_container import BuildTimeouts
 from agentenv.runtime.docker_runtime import DockerRuntime
 from agentenv.runtime.engine import engine_answers
-from agentenv.runtime.images import RepoImageRecipe, ensure_repo_image
+from agentenv.runtime.images import ImageBuildError, RepoImageRecipe, ensure_repo_image
 from agentenv.runtime.local_runtime import UNSAFE_WARNING, LocalRuntime, LocalRuntimeWarning
 from agentenv.runtime.sandbox import ContainerLimits
 from agentenv.tasks.model import Task
@@ -39,7 +39,8 @@ class RuntimeSettings(BaseModel):
     kind: RuntimeKind = "docker"
     limits: ContainerLimits = Field(default_factory=ContainerLimits)
     command_timeout: float = 60.0
-    build_timeouts: BuildTimeouts = Field(default_factory=BuildTimeouts)
+    # None: the defaults, or AGENTENV_BUILD_COMMAND_TIMEOUT / AGENTENV_BUILD_TIMEOUT.
+    build_timeouts: BuildTimeouts | None = None
 
 
 def resolve_kind(kind: RuntimeKind) -> Literal["docker", "local"]:
@@ -85,7 +86,8 @@ def hidden_paths(task: Task) -> tuple[str, ...]:
     try:
         sections = split_patch(task.test_patch)
     except PatchFormatError as exc:
-        raise PatchFormatError(f"task {task.instance_id}: field `test_patch`: {exc}") from None
+        # The image cannot be checked without knowing what the hidden tests are.
+        raise ImageBuildError(f"task {task.instance_id}: field `test_patch`: {exc}") from None
     added = {s.new_path for s in sections if s.new_path and s.new_path != s.old_path}
     return tuple(sorted({*task.hidden_tests, *added}))
 
@@ -138,4 +140,3 @@ def provision(
         return LocalRuntime(checkout, default_timeout=settings.command_timeout, warn=False)
 
     return Provisioned(start=start_local, kind="local", image=None)
-

@@ -64,7 +64,7 @@ class ImageBuildTimeout(ImageBuildError):
     """A build command ran out of time."""
 
 
-def _positive_seconds(variable: str, default: float) -> float:
+def _seconds_from(variable: str, default: float) -> float:
     raw = os.environ.get(variable)
     if raw is None:
         return default
@@ -73,26 +73,29 @@ def _positive_seconds(variable: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not value > 0:
-        raise ValueError(f"{variable}={raw!r}: expected a positive number of seconds")
+        raise ImageBuildError(f"{variable}={raw!r}: expected a positive number of seconds")
     return value
 
 
 class BuildTimeouts(BaseModel):
-    """How long a build may take. Defaults: `AGENTENV_BUILD_COMMAND_TIMEOUT` and
-    `AGENTENV_BUILD_TIMEOUT` when set, else 30 and 60 minutes."""
+    """How long a build may take: each install command, and the whole build."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    command: float = Field(
-        default_factory=lambda: _positive_seconds("AGENTENV_BUILD_COMMAND_TIMEOUT", 1800.0),
-        gt=0,
-        description="seconds one install command may run",
-    )
+    command: float = Field(1800.0, gt=0, description="seconds one install command may run")
     total: float = Field(
-        default_factory=lambda: _positive_seconds("AGENTENV_BUILD_TIMEOUT", 3600.0),
-        gt=0,
-        description="seconds one image's build may take, all its commands together",
+        3600.0, gt=0, description="seconds one image's build may take, all its commands together"
     )
+
+    @classmethod
+    def from_environment(cls) -> BuildTimeouts:
+        """The defaults, or `AGENTENV_BUILD_COMMAND_TIMEOUT` and `AGENTENV_BUILD_TIMEOUT`
+        (seconds) where set; `ImageBuildError` names a variable that is not a duration."""
+        defaults = cls()
+        return cls(
+            command=_seconds_from("AGENTENV_BUILD_COMMAND_TIMEOUT", defaults.command),
+            total=_seconds_from("AGENTENV_BUILD_TIMEOUT", defaults.total),
+        )
 
 
 class _Output:

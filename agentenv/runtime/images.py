@@ -177,7 +177,7 @@ def _base_from_image(tag: str, from_image: str, progress: Progress) -> None:
     )
     workdir = (client.api.inspect_image(parent)["Config"] or {}).get("WorkingDir") or "/"
     with BuildContainer(
-        parent, tag, network=True, timeouts=BuildTimeouts(), progress=progress
+        parent, tag, network=True, timeouts=BuildTimeouts.from_environment(), progress=progress
     ) as build:
         build.run(setup, workdir="/")
         image = build.commit(
@@ -268,7 +268,8 @@ def ensure_repo_image(
     image is checked for the first time. With an `env_content_id`, `materialize_env` writes the
     source the environment image installs.
     """
-    return _ensure(recipe, materialize, materialize_env, timeouts or BuildTimeouts(), progress)[0]
+    timeouts = timeouts or BuildTimeouts.from_environment()
+    return _ensure(recipe, materialize, materialize_env, timeouts, progress)[0]
 
 
 def _ensure(
