@@ -46,7 +46,7 @@ def folder_task(
     test_patch: str = "",
 ) -> Task:
     """A task on a plain folder of a small package with a visible and a hidden test."""
-    if not source.exists():
+    if not (source / "pkg").exists():
         files = {
             "pkg/__init__.py": "def answer():\n    return 42\n",
             "tests/test_visible.py": "from pkg import answer\n\ndef test_visible():\n    assert answer() == 42\n",

@@ -153,6 +153,64 @@ def test_a_base_tree_that_holds_a_file_the_test_patch_adds_is_refused(
         assert not docker.from_env().images.list(name=image_name(task))
 
 
+def test_a_task_image_whose_swap_is_cut_short_is_never_tagged(
+    base_image: str, tmp_path: Path
+) -> None:
+    # The task image replaces the environment's repository: its files are removed, the task's
+    # tree put in their place. A removal cut short (here: the build container stopped while it
+    # runs, as `docker kill`, the OOM killer or a failed `docker rm -f` would) once went
+    # unnoticed: the copy and the commit work on a stopped container, and the image kept the
+    # hidden tests not yet removed, under a tag that is then trusted for good.
+    source = tmp_path / "src"
+    # Fewer than one batch of removals (500), so that nothing after the removal fails.
+    data = [f"tests/data/case_{i:03d}.py" for i in range(480)]
+    for name in data:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(f"CASE = {name!r}\n")
+    task = folder_task(
+        source, instance_id=unique("h4-cut"), hidden_tests=("tests/test_hidden.py", *data)
+    )
+    stopped: list[str] = []
+
+    def stop_the_removal() -> None:
+        client = docker.from_env()
+        deadline = time.monotonic() + 240
+        while not stopped and time.monotonic() < deadline:
+            environments = {image.id for image in client.images.list(name=env_image_name(task))}
+            building = [
+                container
+                for container in client.containers.list(sparse=True)
+                if container.attrs.get("ImageID") in environments
+            ]
+            for container in building:
+                try:
+                    processes = container.top()["Processes"] or []
+                except docker.errors.APIError:
+                    continue
+                if any("do rm -f -- " in " ".join(p) for p in processes):
+                    container.kill()
+                    stopped.append(container.id)
+                    return
+            time.sleep(0.05)
+
+    with images_named(image_name(task), env_image_name(task)):
+        stopper = threading.Thread(target=stop_the_removal)
+        stopper.start()
+        try:
+            tag = provision(task, DOCKER).image
+        except ImageBuildError as exc:
+            tag = None
+            assert stopped and "removing the environment's repository" in str(exc), exc
+        finally:
+            stopped.append("done")
+            stopper.join()
+        assert stopped[0] != "done", "the removal was never seen running"
+        if tag is not None:  # the build said it worked: then the image must be sound
+            assert run_in(tag, "ls /repo/tests").split() == ["test_visible.py"]
+        else:
+            assert not docker.from_env().images.list(name=image_name(task))
+
+
 # -- nothing of the build in the image -----------------------------------------------------------
 # argv: image name, content id, one install command
 _BUILD_IN_A_PROCESS = """

@@ -52,6 +52,7 @@ _INHERITED = (
 )
 _TAIL_BYTES = 64 * 1024
 _TAIL_LINES = 30
+_WATCH_INTERVAL = 1.0  # seconds between two looks at a build container while a command runs
 
 Progress = Callable[[str], None]
 
@@ -217,6 +218,7 @@ class BuildContainer:
         )
         code, output, timed_out = self._exec(
             ["/bin/sh", "-c", command],
+            what=f"`{command}`",
             workdir=workdir,
             environment=self._environment,
             timeout=limit,
@@ -234,7 +236,9 @@ class BuildContainer:
     def exec(self, argv: list[str], *, what: str, workdir: str = "/") -> bytes:
         """A command of the build's own (no pip settings); its stdout. Fails loudly."""
         limit, which = self._limit(self.timeouts.total, "the build's overall timeout", what)
-        code, output, timed_out = self._exec(argv, workdir=workdir, environment={}, timeout=limit)
+        code, output, timed_out = self._exec(
+            argv, what=what, workdir=workdir, environment={}, timeout=limit
+        )
         if timed_out:
             raise ImageBuildTimeout(
                 f"building {self.tag}: {what} was stopped after {limit:.0f} s ({which})"
@@ -256,7 +260,13 @@ class BuildContainer:
         return own, own_name
 
     def _exec(
-        self, argv: list[str], *, workdir: str, environment: dict[str, str], timeout: float
+        self,
+        argv: list[str],
+        *,
+        what: str,
+        workdir: str,
+        environment: dict[str, str],
+        timeout: float,
     ) -> tuple[int | None, _Output, bool]:
         api = self._client.api
         exec_id = with_engine("starting a build command")(api.exec_create)(
@@ -275,15 +285,37 @@ class BuildContainer:
                 finished.set()
 
         # The output is read on a thread so that the wait can end; on a timeout the caller
-        # removes the container, which ends the stream and the thread.
+        # removes the containers, which ends the stream and the thread.
         threading.Thread(target=pump, name=f"build-output-{exec_id[:12]}", daemon=True).start()
-        if not finished.wait(timeout):
-            return None, output, True
+        deadline = time.monotonic() + timeout
+        while not finished.wait(min(_WATCH_INTERVAL, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return None, output, True
+            # A build container that is stopped or removed (docker kill, the OOM killer, gc)
+            # does not always end the stream of a command that ran in it.
+            if not self._running():
+                raise ImageBuildError(
+                    f"building {self.tag}: the build container stopped while {what} ran:\n"
+                    + output.tail_text()
+                )
         if output.error is not None:
+            raise ImageBuildError(f"building {self.tag}: lost the output of {what}: {output.error}")
+        try:
+            return self._exit_code(exec_id), output, False
+        except docker.errors.NotFound:
             raise ImageBuildError(
-                f"building {self.tag}: lost the output of `{' '.join(argv)[:200]}`: {output.error}"
-            )
-        return self._exit_code(exec_id), output, False
+                f"building {self.tag}: the build container was removed while {what} ran:\n"
+                + output.tail_text()
+            ) from None
+
+    def _running(self) -> bool:
+        try:
+            state = with_engine("watching a build container")(self._client.api.inspect_container)(
+                self._container.id
+            )["State"]
+        except docker.errors.NotFound:
+            return False
+        return bool(state.get("Running")) and not state.get("Paused")
 
     def _exit_code(self, exec_id: str) -> int | None:
         # The stream can end a moment before the engine records the exit code.
