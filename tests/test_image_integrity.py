@@ -354,17 +354,18 @@ def test_an_install_command_that_runs_too_long_is_stopped_with_the_end_of_its_lo
     )
     tag = recipe_tag(recipe)
     started = time.monotonic()
-    with pytest.raises(ImageBuildError) as raised:
-        ensure_repo_image(recipe, lambda folder: git_repo(folder, {"m.py": "x = 1\n"}))
-    assert time.monotonic() - started < 15
-    message = str(raised.value)
-    assert (
-        "`echo starting the slow part; sleep 20` was stopped after 2 s (the timeout of one install command)"
-        in message
-    )
-    assert message.endswith("the end of its log:\nstarting the slow part")
-    assert _containers_of_build(tag) == []
-    assert not docker.from_env().images.list(name=recipe.name)
+    with images_named(recipe.name):
+        with pytest.raises(ImageBuildError) as raised:
+            ensure_repo_image(recipe, lambda folder: git_repo(folder, {"m.py": "x = 1\n"}))
+        assert time.monotonic() - started < 15
+        message = str(raised.value)
+        assert (
+            "`echo starting the slow part; sleep 20` was stopped after 2 s "
+            "(the timeout of one install command)" in message
+        )
+        assert message.endswith("the end of its log:\nstarting the slow part")
+        assert _containers_of_build(tag) == []
+        assert not docker.from_env().images.list(name=recipe.name)
 
 
 def test_a_build_that_runs_past_its_overall_timeout_is_stopped(base_image: str) -> None:
@@ -375,17 +376,19 @@ def test_a_build_that_runs_past_its_overall_timeout_is_stopped(base_image: str) 
         name=f"agentenv/{unique('h4-long')}", content_id="long", install=install
     )
     tag = recipe_tag(recipe)
-    with pytest.raises(
-        ImageBuildError,
-        match=r"`echo three; sleep 30` was stopped after \d+ s \(the build's overall timeout of 12 s\); the end of its log:\nthree$",
-    ):
-        ensure_repo_image(
-            recipe,
-            lambda folder: git_repo(folder, {"m.py": "x = 1\n"}),
-            timeouts=BuildTimeouts(command=60, total=12),
-        )
-    assert _containers_of_build(tag) == []
-    assert not docker.from_env().images.list(name=recipe.name)
+    stopped = (
+        r"`echo three; sleep 30` was stopped after \d+ s \(the build's overall timeout of 12 s\); "
+        r"the end of its log:\nthree$"
+    )
+    with images_named(recipe.name):
+        with pytest.raises(ImageBuildError, match=stopped):
+            ensure_repo_image(
+                recipe,
+                lambda folder: git_repo(folder, {"m.py": "x = 1\n"}),
+                timeouts=BuildTimeouts(command=60, total=12),
+            )
+        assert _containers_of_build(tag) == []
+        assert not docker.from_env().images.list(name=recipe.name)
 
 
 def test_a_bad_timeout_setting_is_named(base_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
