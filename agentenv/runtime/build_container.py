@@ -171,7 +171,7 @@ class BuildContainer:
         try:
             self._owner = create(
                 self.parent,
-                _KEEP_ALIVE,
+                entrypoint=_KEEP_ALIVE,  # whatever entrypoint the parent has
                 init=True,
                 network_mode="none",
                 labels={**owner_labels(), BUILD_LABEL: self.tag},
