@@ -116,6 +116,22 @@ def test_an_image_whose_repository_is_not_its_base_commit_is_rebuilt(
         assert _repo_state(tag) == clean, fault
 
 
+def test_what_the_install_writes_where_the_repository_ignores_it_is_not_dirt(
+    base_image: str, tmp_path: Path
+) -> None:
+    # setuptools-scm and friends write a version file that the project's .gitignore names.
+    source = tmp_path / "src"
+    (source / "pkg").mkdir(parents=True)
+    (source / "pkg" / "__init__.py").write_text("def answer():\n    return 42\n")
+    (source / ".gitignore").write_text("pkg/_version.py\n")
+    task = folder_task(
+        source, instance_id=unique("h4-ignored"), install=("echo 'v = 1' > pkg/_version.py",)
+    )
+    with images_named(image_name(task)):
+        tag = provision(task, DOCKER).image
+        assert tag and run_in(tag, "cat /repo/pkg/_version.py") == "v = 1\n"
+
+
 def test_compiled_hidden_tests_and_the_original_bytecode_never_reach_the_task_image(
     base_image: str, tmp_path: Path
 ) -> None:

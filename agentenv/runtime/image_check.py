@@ -5,7 +5,9 @@ that is not the base commit) would be reused forever. Each image is checked afte
 and before a cached one is used: in a container from the image, no hidden path exists (nor
 its compiled bytecode), and the repository is one commit (one commit object, one ref, no
 other history), HEAD is the expected commit, nothing tracked is changed and nothing is
-untracked apart from what `.git/info/exclude` ignores. A check costs a container; a positive
+untracked but what git ignores (`.git/info/exclude`'s caches and build output, and what the
+repository's own `.gitignore` files name: an install may write files there, such as a
+setuptools-scm version file). Hidden paths are looked for whatever ignores them. A check costs a container; a positive
 verdict is kept by image id and what was checked, in this process and on disk, so reusing a
 checked image costs a lookup.
 """
@@ -61,8 +63,8 @@ remotes=$(git remote | tr '\n' ' ')
 [ -z "$remotes" ] || echo "the repository has remotes: $remotes"
 changed=$(git status --porcelain --untracked-files=no | head -5 | tr '\n' ';')
 [ -z "$changed" ] || echo "tracked files differ from the base commit: $changed"
-untracked=$(git ls-files --others --exclude-from=.git/info/exclude | head -5 | tr '\n' ' ')
-[ -z "$untracked" ] || echo "untracked files outside .git/info/exclude: $untracked"
+untracked=$(git ls-files --others --exclude-standard | head -5 | tr '\n' ' ')
+[ -z "$untracked" ] || echo "untracked files that nothing ignores: $untracked"
 exit 0
 """
 
