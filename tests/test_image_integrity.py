@@ -410,9 +410,12 @@ def test_a_build_that_runs_past_its_overall_timeout_is_stopped(base_image: str) 
 def test_a_bad_timeout_setting_is_named(base_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTENV_BUILD_TIMEOUT", "soon")
     recipe = RepoImageRecipe(name=f"agentenv/{unique('h4-soon')}", content_id="soon")
-    with pytest.raises(
-        ImageBuildError,
-        match=r"AGENTENV_BUILD_TIMEOUT='soon': expected a positive number of seconds",
+    with (
+        images_named(recipe.name),
+        pytest.raises(
+            ImageBuildError,
+            match=r"AGENTENV_BUILD_TIMEOUT='soon': expected a positive number of seconds",
+        ),
     ):
         ensure_repo_image(recipe, lambda folder: git_repo(folder, {}))
 
@@ -421,7 +424,10 @@ def test_a_test_patch_that_is_not_a_diff_is_named(base_image: str, tmp_path: Pat
     task = folder_task(
         tmp_path / "src", instance_id=unique("h4-badpatch"), test_patch="not a diff\n"
     )
-    with pytest.raises(ImageBuildError, match=rf"task {task.instance_id}: field `test_patch`: "):
+    with (
+        images_named(image_name(task)),
+        pytest.raises(ImageBuildError, match=rf"task {task.instance_id}: field `test_patch`: "),
+    ):
         provision(task, DOCKER)
 
 
