@@ -7,9 +7,10 @@ its compiled bytecode), and the repository is one commit (one commit object, one
 other history), HEAD is the expected commit, nothing tracked is changed and nothing is
 untracked but what git ignores (`.git/info/exclude`'s caches and build output, and what the
 repository's own `.gitignore` files name: an install may write files there, such as a
-setuptools-scm version file). Hidden paths are looked for whatever ignores them. A check costs a container; a positive
-verdict is kept by image id and what was checked, in this process and on disk, so reusing a
-checked image costs a lookup.
+setuptools-scm version file). Hidden paths are looked for whatever ignores them.
+
+A check costs a container; a positive verdict is kept by image id and what was checked, in
+this process and on disk, so reusing a checked image costs a lookup.
 """
 
 from __future__ import annotations
