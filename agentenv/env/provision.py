@@ -15,10 +15,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentenv.diffs import PatchFormatError, split_patch
 from agentenv.runtime.base import Runtime
+from agentenv.runtime.build_container import BuildTimeouts
 from agentenv.runtime.docker_runtime import DockerRuntime
 from agentenv.runtime.engine import engine_answers
-from agentenv.runtime.images import RepoImageRecipe, ensure_repo_image
+from agentenv.runtime.images import ImageBuildError, RepoImageRecipe, ensure_repo_image
 from agentenv.runtime.local_runtime import UNSAFE_WARNING, LocalRuntime, LocalRuntimeWarning
 from agentenv.runtime.sandbox import ContainerLimits
 from agentenv.tasks.model import Task
@@ -37,6 +39,8 @@ class RuntimeSettings(BaseModel):
     kind: RuntimeKind = "docker"
     limits: ContainerLimits = Field(default_factory=ContainerLimits)
     command_timeout: float = 60.0
+    # None: the defaults, or AGENTENV_BUILD_COMMAND_TIMEOUT / AGENTENV_BUILD_TIMEOUT.
+    build_timeouts: BuildTimeouts | None = None
 
 
 def resolve_kind(kind: RuntimeKind) -> Literal["docker", "local"]:
@@ -76,6 +80,18 @@ def env_image_name(task: Task) -> str:
     return image_name(task) + "-env"
 
 
+def hidden_paths(task: Task) -> tuple[str, ...]:
+    """What must never be in the agent's image: the task's hidden test files, and the files its
+    hidden test patch adds (or renames to)."""
+    try:
+        sections = split_patch(task.test_patch)
+    except PatchFormatError as exc:
+        # The image cannot be checked without knowing what the hidden tests are.
+        raise ImageBuildError(f"task {task.instance_id}: field `test_patch`: {exc}") from None
+    added = {s.new_path for s in sections if s.new_path and s.new_path != s.old_path}
+    return tuple(sorted({*task.hidden_tests, *added}))
+
+
 def provision(
     task: Task,
     settings: RuntimeSettings,
@@ -95,11 +111,13 @@ def provision(
             install=tuple(task.environment.install),
             env_content_id=pristine,
             env_name=env_image_name(task),
+            hidden=hidden_paths(task),
         )
         tag = ensure_repo_image(
             recipe,
             lambda folder: materialize(task, folder),
             materialize_env=lambda folder: materialize(source, folder),
+            timeouts=settings.build_timeouts,
             progress=progress,
         )
         all_labels = {"agentenv.instance_id": task.instance_id, **(labels or {})}
@@ -122,4 +140,3 @@ def provision(
         return LocalRuntime(checkout, default_timeout=settings.command_timeout, warn=False)
 
     return Provisioned(start=start_local, kind="local", image=None)
-

@@ -1,22 +1,27 @@
 """Images without a registry: the base image, and content-addressed repo images on top of it.
 
 The base image is made with debootstrap and `docker import` (no registry needed), or from any
-image a registry offers (`--from python:3.11-slim`). A repo image is built by running a
-container from the base with the network on, copying the repository in, running the install
-commands, and committing it; its tag is a hash of everything that went in, so a second build
-of the same content is a lookup.
+image a registry offers (`--from python:3.11-slim`). A repo image is built in a container from
+the base with the network on: the repository is copied in, the install commands run, and the
+container is committed (`build_container.py`: the image keeps nothing of the build). Its tag is
+a hash of everything that went in, so a second build of the same content is a lookup; and
+since a tag is trusted for as long as the image lives, every repo image is checked when it is
+built and before a cached one is used (`image_check.py`), and rebuilt if it is not what its
+tag claims.
+
+Builds of one tag are serialized by a file lock per engine and tag, kept outside the cache
+folder: processes with different `AGENTENV_CACHE` folders share an engine, and its tags.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import io
 import json
 import logging
 import os
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,9 +30,31 @@ import docker.errors
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentenv.runtime.docker_runtime import owner_labels
+from agentenv.runtime.build_container import (
+    BuildContainer,
+    BuildTimeouts,
+    ImageBuildError,
+    ImageBuildTimeout,
+)
 from agentenv.runtime.engine import docker_client, with_engine
-from agentenv.runtime.pip_passthrough import host_pip_passthrough
+from agentenv.runtime.image_check import (
+    RepoExpectation,
+    head_commit,
+    image_problems,
+    known_good,
+    record_good,
+)
+
+__all__ = [
+    "BASE_IMAGE",
+    "BuildTimeouts",
+    "ImageBuildError",
+    "ImageBuildTimeout",
+    "RepoImageRecipe",
+    "build_base_image",
+    "ensure_repo_image",
+    "image_exists",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,27 +64,43 @@ VENV = "/opt/venv"
 IMAGE_PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # Bump when the way repo images are made changes, so old cached images are not reused.
-BUILDER_VERSION = "1"
-LOCK_DIR = Path(os.environ.get("AGENTENV_CACHE", Path.home() / ".cache" / "agentenv")) / "locks"
+# 2: images keep no build settings (labels, pip environment, command); no stale bytecode.
+BUILDER_VERSION = "2"
+CONTENT_LABEL = "agentenv.content"
+LOCK_DIR = Path(tempfile.gettempdir()) / "agentenv-image-locks"
 
 Progress = Callable[[str], None]
 
 
-class ImageBuildError(Exception):
-    """An image could not be built; the message says which step failed and shows its log."""
+def _image_id(name: str) -> str | None:
+    try:
+        return str(with_engine("looking up an image")(docker_client().images.get)(name).id)
+    except docker.errors.ImageNotFound:
+        return None
 
 
 def image_exists(name: str) -> bool:
-    try:
-        with_engine("looking up an image")(docker_client().images.get)(name)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
+    return _image_id(name) is not None
+
+
+@functools.cache
+def _engine_id(base_url: str) -> str:
+    return str(
+        with_engine("asking the engine its id")(docker_client().info)().get("ID") or base_url
+    )
 
 
 def _lock(name: str) -> FileLock:
-    LOCK_DIR.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(LOCK_DIR / (hashlib.sha256(name.encode()).hexdigest()[:24] + ".lock")))
+    """The lock of image `name` on this engine, for every process of this machine."""
+    if not LOCK_DIR.is_dir():
+        LOCK_DIR.mkdir(parents=True, exist_ok=True)
+        try:
+            LOCK_DIR.chmod(0o1777)  # every user's builds share the engine's tags
+        except OSError:
+            pass
+    engine = _engine_id(docker_client().api.base_url)
+    key = hashlib.sha256(f"{engine}\0{name}".encode()).hexdigest()[:24]
+    return FileLock(str(LOCK_DIR / f"{key}.lock"), mode=0o666)
 
 
 # -- the base image ---------------------------------------------------------------------------
@@ -126,19 +169,21 @@ def _base_from_image(tag: str, from_image: str, progress: Progress) -> None:
     if not image_exists(from_image):
         progress(f"pulling {from_image}")
         with_engine(f"pulling {from_image}")(client.images.pull)(from_image)
+    parent = _image_id(from_image)
+    assert parent is not None
     setup = (
         f"set -e; command -v python3 >/dev/null || {{ echo 'no python3 in {from_image}'; exit 1; }}; "
         f"python3 -m venv {VENV}"
     )
-    _commit_from(
-        from_image,
-        tag,
-        [setup],
-        changes=[f"ENV PATH={IMAGE_PATH}", f"ENV VIRTUAL_ENV={VENV}"],
-        network=True,
-        files=None,
-        progress=progress,
-    )
+    workdir = (client.api.inspect_image(parent)["Config"] or {}).get("WorkingDir") or "/"
+    with BuildContainer(
+        parent, tag, network=True, timeouts=BuildTimeouts.from_environment(), progress=progress
+    ) as build:
+        build.run(setup, workdir="/")
+        image = build.commit(
+            workdir=workdir, labels={}, environment={"PATH": IMAGE_PATH, "VIRTUAL_ENV": VENV}
+        )
+    _tag_image(image, tag)
 
 
 def _run_host(argv: list[str], what: str) -> None:
@@ -165,23 +210,47 @@ class RepoImageRecipe(BaseModel):
     # repository's files on top of it.
     env_content_id: str | None = None
     env_name: str | None = None
+    hidden: tuple[str, ...] = Field(
+        default=(),
+        description="paths (relative to repo_dir) that must not be in the image: hidden tests",
+    )
+
+
+def _tag(name: str, material: dict[str, object]) -> str:
+    digest = hashlib.sha256(
+        json.dumps({"builder": BUILDER_VERSION, **material}, sort_keys=True).encode()
+    ).hexdigest()
+    return f"{name}:{digest[:16]}"
+
+
+def _base_image_id(recipe: RepoImageRecipe, progress: Progress) -> str:
+    base_id = _image_id(recipe.base_image)
+    if base_id is None and recipe.base_image == BASE_IMAGE:
+        build_base_image(progress=progress)
+        base_id = _image_id(recipe.base_image)
+    if base_id is None:
+        raise ImageBuildError(
+            f"base image {recipe.base_image!r} is not on this engine (no registry to pull from?)"
+        )
+    return base_id
 
 
 def recipe_tag(recipe: RepoImageRecipe) -> str:
-    base_id = with_engine("looking up the base image")(docker_client().images.get)(
-        recipe.base_image
-    ).id
-    material = json.dumps(
-        {
-            "builder": BUILDER_VERSION,
-            "base": base_id,
-            "content": recipe.content_id,
-            "repo_dir": recipe.repo_dir,
-            "install": list(recipe.install),
-        },
-        sort_keys=True,
-    )
-    return f"{recipe.name}:{hashlib.sha256(material.encode()).hexdigest()[:16]}"
+    """The tag of a recipe built on its base image (not on an environment image)."""
+    base_id = _image_id(recipe.base_image)
+    if base_id is None:
+        raise ImageBuildError(f"base image {recipe.base_image!r} is not on this engine")
+    return _direct_tag(recipe, base_id)
+
+
+def _direct_tag(recipe: RepoImageRecipe, base_id: str) -> str:
+    material = {
+        "base": base_id,
+        "content": recipe.content_id,
+        "repo_dir": recipe.repo_dir,
+        "install": list(recipe.install),
+    }
+    return _tag(recipe.name, material)
 
 
 def ensure_repo_image(
@@ -189,154 +258,205 @@ def ensure_repo_image(
     materialize: Callable[[Path], object],
     *,
     materialize_env: Callable[[Path], object] | None = None,
+    timeouts: BuildTimeouts | None = None,
     progress: Progress = log.info,
 ) -> str:
-    """The tag of the repo image for `recipe`, built first if missing.
+    """The tag of the repo image for `recipe`, built first if missing or not what it claims.
 
-    `materialize(folder)` writes the repository (its .git included) into `folder`; it is only
-    called when the image has to be built. With an `env_content_id`, `materialize_env` writes
-    the source the environment image installs.
+    `materialize(folder)` writes the repository (a single-commit git repository) into
+    `folder`; it is called to build the image, and to learn the expected commit when a cached
+    image is checked for the first time. With an `env_content_id`, `materialize_env` writes the
+    source the environment image installs.
     """
+    timeouts = timeouts or BuildTimeouts.from_environment()
+    return _ensure(recipe, materialize, materialize_env, timeouts, progress)[0]
+
+
+def _ensure(
+    recipe: RepoImageRecipe,
+    materialize: Callable[[Path], object],
+    materialize_env: Callable[[Path], object] | None,
+    timeouts: BuildTimeouts,
+    progress: Progress,
+) -> tuple[str, str]:
+    """(tag, id) of the checked image. Every image is built from an image *id* resolved once,
+    and its tag hashes that id: a parent retagged meanwhile cannot give the tag other content."""
+    build: Callable[[Path], str]
     if recipe.env_content_id and recipe.env_content_id != recipe.content_id and materialize_env:
         environment = recipe.model_copy(
-            update={"name": recipe.env_name or recipe.name + "-env", "content_id": recipe.env_content_id, "env_content_id": None}
+            update={
+                "name": recipe.env_name or recipe.name + "-env",
+                "content_id": recipe.env_content_id,
+                "env_content_id": None,
+                "hidden": (),  # the environment is the source as it is, its tests included
+            }
         )
-        env_tag = ensure_repo_image(environment, materialize_env, progress=progress)
-        return _ensure_overlay(recipe, env_tag, materialize, progress)
-    if not image_exists(recipe.base_image):
-        if recipe.base_image == BASE_IMAGE:
-            build_base_image(progress=progress)
-        else:
-            raise ImageBuildError(
-                f"base image {recipe.base_image!r} is not on this engine (no registry to pull from?)"
-            )
-    tag = recipe_tag(recipe)
-    with _lock(tag):
-        if image_exists(tag):
-            return tag
-        with tempfile.TemporaryDirectory(prefix="agentenv-repo-") as scratch:
-            folder = Path(scratch) / "repo"
-            materialize(folder)
-            progress(f"building {tag}")
-            _commit_from(
-                recipe.base_image,
-                tag,
-                list(recipe.install),
-                changes=[f"WORKDIR {recipe.repo_dir}", f"LABEL agentenv.content={recipe.content_id}"],
-                network=bool(recipe.install),
-                files=(folder, recipe.repo_dir),
-                progress=progress,
-            )
-    return tag
+        env_tag, env_id = _ensure(environment, materialize_env, None, timeouts, progress)
+        tag = _tag(
+            recipe.name, {"env": env_id, "content": recipe.content_id, "repo_dir": recipe.repo_dir}
+        )
 
-
-def _ensure_overlay(recipe: RepoImageRecipe, env_tag: str, materialize: Callable[[Path], object], progress: Progress) -> str:
-    env_id = with_engine("looking up an image")(docker_client().images.get)(env_tag).id
-    material = json.dumps(
-        {"builder": BUILDER_VERSION, "env": env_id, "content": recipe.content_id, "repo_dir": recipe.repo_dir}, sort_keys=True
-    )
-    tag = f"{recipe.name}:{hashlib.sha256(material.encode()).hexdigest()[:16]}"
-    with _lock(tag):
-        if image_exists(tag):
-            return tag
-        with tempfile.TemporaryDirectory(prefix="agentenv-repo-") as scratch:
-            folder = Path(scratch) / "repo"
-            materialize(folder)
+        def build(folder: Path) -> str:
             progress(f"building {tag} on {env_tag}")
-            _swap_repository(env_tag, tag, folder, recipe)
-    return tag
+            return _swap_repository(env_id, tag, folder, recipe, timeouts, progress)
+
+    else:
+        base_id = _base_image_id(recipe, progress)
+        tag = _direct_tag(recipe, base_id)
+
+        def build(folder: Path) -> str:
+            progress(f"building {tag}")
+            return _build_on_base(base_id, tag, folder, recipe, timeouts, progress)
+
+    return tag, _checked_image(tag, recipe, materialize, build, progress)
 
 
-def _swap_repository(env_tag: str, tag: str, folder: Path, recipe: RepoImageRecipe) -> None:
+def _checked_image(
+    tag: str,
+    recipe: RepoImageRecipe,
+    materialize: Callable[[Path], object],
+    build: Callable[[Path], str],
+    progress: Progress,
+) -> str:
+    """The id of a sound image tagged `tag`: the cached one if it passes the checks, else a
+    new build, which must pass them too (a bad image is never used)."""
+    expectation = RepoExpectation(
+        repo_dir=recipe.repo_dir, content_id=recipe.content_id, hidden=tuple(sorted(recipe.hidden))
+    )
+    with _lock(tag):
+        cached = _image_id(tag)
+        if cached is not None:
+            if known_good(cached, expectation):
+                return cached
+            with tempfile.TemporaryDirectory(prefix="agentenv-repo-") as scratch:
+                commit = _materialized_commit(materialize, Path(scratch) / "repo", tag)
+            problems = image_problems(cached, expectation, commit)
+            if not problems:
+                record_good(cached, expectation, commit)
+                return cached
+            progress(f"{tag} is not what its tag claims ({'; '.join(problems)}): rebuilding it")
+            log.warning(
+                "%s is not what its tag claims (%s): rebuilding it", tag, "; ".join(problems)
+            )
+            _untag(tag)
+        with tempfile.TemporaryDirectory(prefix="agentenv-repo-") as scratch:
+            folder = Path(scratch) / "repo"
+            commit = _materialized_commit(materialize, folder, tag)
+            image = build(folder)
+        problems = image_problems(image, expectation, commit)
+        if problems:
+            _remove_image(image)
+            raise ImageBuildError(
+                f"building {tag}: the new image is not what its tag claims, so it is not kept: "
+                + "; ".join(problems)
+            )
+        record_good(image, expectation, commit)
+        _tag_image(image, tag)
+        return image
+
+
+def _materialized_commit(materialize: Callable[[Path], object], folder: Path, tag: str) -> str:
+    materialize(folder)
+    try:
+        return head_commit(folder)
+    except ValueError as exc:
+        raise ImageBuildError(f"building {tag}: {exc}") from None
+
+
+def _tag_image(image: str, tag: str) -> None:
+    repository, _, version = tag.rpartition(":")
+    with_engine("tagging an image")(docker_client().api.tag)(image, repository, version, force=True)
+
+
+def _untag(tag: str) -> None:
+    """Take the tag off a bad image (containers running from it keep running)."""
+    _remove_image(tag)
+
+
+def _remove_image(name: str) -> None:
+    try:
+        with_engine("removing a bad image")(docker_client().api.remove_image)(name, force=True)
+    except docker.errors.ImageNotFound:
+        pass
+
+
+def _build_on_base(
+    base_id: str,
+    tag: str,
+    folder: Path,
+    recipe: RepoImageRecipe,
+    timeouts: BuildTimeouts,
+    progress: Progress,
+) -> str:
+    with BuildContainer(
+        base_id, tag, network=bool(recipe.install), timeouts=timeouts, progress=progress
+    ) as build:
+        build.put_folder(folder, recipe.repo_dir)
+        for command in recipe.install:
+            build.run(command, workdir=recipe.repo_dir)
+        return build.commit(workdir=recipe.repo_dir, labels={CONTENT_LABEL: recipe.content_id})
+
+
+# Lists the files the environment's repository tracks, then a line that ends the list.
+_END_OF_LIST = b"agentenv: end of the list"
+_LIST_TRACKED = f'git -C "$1" ls-files -z && printf "%s\\0" "{_END_OF_LIST.decode()}"'
+# Removes the environment's git metadata and the files it tracks that the task's tree has not.
+_REMOVE_STALE = 'cd "$1" && shift && rm -rf .git && for f in "$@"; do rm -f -- "$f" || exit 1; done'
+
+
+def _swap_repository(
+    env_id: str,
+    tag: str,
+    folder: Path,
+    recipe: RepoImageRecipe,
+    timeouts: BuildTimeouts,
+    progress: Progress,
+) -> str:
     """Replace the tracked files of the environment's repository with `folder`'s; what the
     install left untracked (egg-info, build output) stays, as an editable install needs it."""
-    tracked = subprocess.run(["git", "-C", str(folder), "ls-files", "-z"], capture_output=True, check=True).stdout
+    # Whoever wrote the folder: it is ours to read (git refuses other users' repositories).
+    tracked = subprocess.run(
+        ["git", "-c", "safe.directory=*", "-C", str(folder), "ls-files", "-z"],
+        capture_output=True,
+        check=True,
+    ).stdout
     keep = {name for name in tracked.decode().split("\0") if name}
-    client = docker_client()
-    container = with_engine("creating a build container")(client.containers.create)(
-        env_tag,
-        ["/bin/sh", "-c", "while :; do sleep 3600; done"],
-        init=True,
-        network_mode="none",
-        labels=_build_labels(tag),
-    )
-    try:
-        container.start()
-        code, output = container.exec_run(["git", "-C", recipe.repo_dir, "ls-files", "-z"])
-        if code != 0:
-            raise ImageBuildError(f"building {tag}: the environment image's repository has no git index: {output[-300:]!r}")
-        stale = [name for name in output.decode().split("\0") if name and name not in keep]
-        script = 'cd "$1" && shift && rm -rf .git && for f in "$@"; do rm -f -- "$f"; done'
-        for start in range(0, max(len(stale), 1), 500):  # in batches: an argument list has a limit
-            container.exec_run(["sh", "-c", script, "sh", recipe.repo_dir, *stale[start : start + 500]])
-        parent = os.path.dirname(recipe.repo_dir.rstrip("/")) or "/"
-        with_engine("copying the repository into the image")(container.put_archive)(
-            parent, _tar_folder(folder, os.path.basename(recipe.repo_dir.rstrip("/")))
-        )
-        repository, _, version = tag.rpartition(":")
-        with_engine("committing the image")(container.commit)(
-            repository=repository, tag=version, changes=[f"WORKDIR {recipe.repo_dir}", f"LABEL agentenv.content={recipe.content_id}"]
-        )
-    finally:
-        container.remove(force=True)
-
-
-def _build_labels(tag: str) -> dict[str, str]:
-    """Build containers are managed like episode ones: `agentenv gc` finds them if orphaned."""
-    return {**owner_labels(), "agentenv.build": tag}
-
-
-def _tar_folder(folder: Path, arcname: str) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        archive.add(str(folder), arcname=arcname)
-    return buffer.getvalue()
-
-
-def _commit_from(
-    base: str,
-    tag: str,
-    commands: list[str],
-    *,
-    changes: list[str],
-    network: bool,
-    files: tuple[Path, str] | None,
-    progress: Progress,
-) -> None:
-    """Run `commands` in a container from `base` (network on only if asked), then commit it."""
-    client = docker_client()
-    passthrough = host_pip_passthrough() if network else None
-    container = with_engine("creating a build container")(client.containers.create)(
-        base,
-        ["/bin/sh", "-c", "while :; do sleep 3600; done"],
-        init=True,
-        network_mode="host" if network else "none",
-        environment=passthrough.environment if passthrough else {},
-        mounts=passthrough.docker_mounts() if passthrough else [],
-        labels=_build_labels(tag),
-    )
-    try:
-        container.start()
-        workdir = "/"
-        if files is not None:
-            folder, target = files
-            parent = os.path.dirname(target.rstrip("/")) or "/"
-            container.exec_run(["mkdir", "-p", parent])
-            with_engine("copying the repository into the image")(container.put_archive)(
-                parent, _tar_folder(folder, os.path.basename(target.rstrip("/")))
+    with BuildContainer(env_id, tag, network=False, timeouts=timeouts, progress=progress) as build:
+        listed = build.exec(
+            ["sh", "-c", _LIST_TRACKED, "sh", recipe.repo_dir],
+            what="listing the environment's repository",
+        ).split(b"\0")
+        # docker-py ends an output stream quietly when its socket fails between two frames:
+        # a list cut short would leave files (hidden tests) in the image as if they were kept.
+        if listed[-2:] != [_END_OF_LIST, b""]:
+            raise ImageBuildError(
+                f"building {tag}: the list of the environment's files was cut short"
             )
-            workdir = target
-        for command in commands:
-            progress(f"  $ {command}")
-            code, output = container.exec_run(["/bin/sh", "-c", command], workdir=workdir)
-            if code != 0:
-                tail = "\n".join(output.decode("utf-8", "replace").splitlines()[-30:])
-                raise ImageBuildError(
-                    f"building {tag}: `{command}` failed with exit code {code}:\n{tail}"
-                )
-        repository, _, version = tag.rpartition(":")
-        with_engine("committing the image")(container.commit)(
-            repository=repository, tag=version, changes=changes
+        stale = [name.decode() for name in listed[:-2] if name and name.decode() not in keep]
+        for start in range(0, max(len(stale), 1), 500):  # in batches: an argument list has a limit
+            batch = stale[start : start + 500]
+            build.exec(
+                ["sh", "-c", _REMOVE_STALE, "sh", recipe.repo_dir, *batch],
+                what="removing the environment's repository",
+            )
+        # Bytecode compiled while installing holds the source as the environment has it: for
+        # a file the task changes (its bug), the original code, which is the fix.
+        build.exec(
+            [
+                "find",
+                recipe.repo_dir,
+                "-name",
+                "__pycache__",
+                "-type",
+                "d",
+                "-prune",
+                "-exec",
+                "rm",
+                "-rf",
+                "{}",
+                "+",
+            ],
+            what="removing the environment's bytecode",
         )
-    finally:
-        container.remove(force=True)
+        build.put_folder(folder, recipe.repo_dir)
+        return build.commit(workdir=recipe.repo_dir, labels={CONTENT_LABEL: recipe.content_id})
