@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import docker
@@ -260,3 +261,17 @@ def test_a_command_in_a_killed_container_fails_at_once_not_after_retries(docker_
         raise AssertionError("an exec in a killed container was accepted")
     with pytest.raises(RuntimeUnavailable):
         docker_runtime.run("true")
+
+
+def test_an_image_with_an_entrypoint_of_its_own_still_gives_a_runtime(base_image) -> None:
+    # Many registry images set ENTRYPOINT; the keep-alive loop must not become its argument.
+    client = docker.from_env()
+    holder = client.containers.create(base_image, ["true"])
+    tag = f"agentenv/test-entrypoint:{os.getpid()}"
+    try:
+        holder.commit(repository=tag.split(":")[0], tag=tag.split(":")[1], changes=['ENTRYPOINT ["/bin/false"]'])
+        with DockerRuntime(tag, repo_dir="/") as runtime:
+            assert runtime.run("echo alive").output.strip() == "alive"
+    finally:
+        holder.remove(force=True)
+        client.images.remove(tag, force=True)

@@ -228,3 +228,41 @@ def test_runs_read_with_swebenchs_option_ids_are_guarded_too(task: Task, docker_
     assert grade(options, options.patch, start).report.resolved
     report = grade(options, attack_patch(task, tmp_path, "replaces-how-a-test-runs"), start).report
     assert not report.resolved and any("canary" in item for item in report.tampering), report.tampering
+
+
+def _binary_patch(task: Task, tmp_path: Path, files: dict[str, bytes], symlinks: dict[str, bytes] | None = None) -> str:
+    """A patch whose sections are git binary diffs, as agentenv sends files that are not UTF-8."""
+    import os
+    import shutil
+    import subprocess
+
+    work = tmp_path / "binary"
+    shutil.copytree(cached_checkout(task), work, symlinks=True)
+    for path, data in files.items():
+        (work / path).write_bytes(data)
+    for path, target in (symlinks or {}).items():
+        os.symlink(target, os.fsencode(work / path))
+    (work / ".git" / "info" / "attributes").write_text("* binary\n")
+    subprocess.run(["git", "-C", str(work), "add", "-A", "--force"], check=True)
+    return subprocess.run(
+        ["git", "-C", str(work), "diff", "--cached", "--binary", "--full-index", "HEAD"], check=True, capture_output=True
+    ).stdout.decode("utf-8", errors="surrogateescape")
+
+
+def test_machinery_names_in_a_file_sent_as_a_binary_diff_are_seen(task: Task, docker_provisioned, tmp_path: Path) -> None:
+    # A file with one Latin-1 byte is a git binary diff: the scan of added lines reads nothing.
+    init = (cached_checkout(task) / "spanlib" / "__init__.py").read_bytes()
+    hook = b"# caf\xe9\nimport sys\nif 'pytest' in sys.modules:\n    import _pytest.python\n    _pytest.python.Function.runtest = lambda self: None\n"
+    patch = _binary_patch(task, tmp_path, {"spanlib/__init__.py": init + hook})
+    assert "GIT binary patch" in patch and "_pytest" not in patch
+    report = grade(task, patch, docker_provisioned[task.instance_id].start).report
+    assert not report.resolved
+    assert any("reaches into pytest's machinery" in item and "binary diff" in item for item in report.tampering), report.tampering
+
+
+def test_a_symlink_whose_target_is_not_utf8_is_dropped(task: Task, docker_provisioned, tmp_path: Path) -> None:
+    # git writes a symlink's target as text whatever the attributes say: here with a byte
+    # that is not UTF-8 (as a predictions file carries it, surrogate-escaped).
+    patch = _binary_patch(task, tmp_path, {}, symlinks={"spanlib/fast.py": b"/tmp/agent\xe9.py"})
+    report = grade(task, patch, docker_provisioned[task.instance_id].start).report
+    assert [(d.path, d.reason) for d in report.dropped_files] == [("spanlib/fast.py", "a symlink that points outside the repository")]

@@ -21,6 +21,7 @@ from agentenv.diffs import PatchFormatError, files_in_patch, join_patch, split_p
 from agentenv.grading.applying import apply_patch
 from agentenv.grading.guards import (
     MACHINERY_ERE,
+    PYTEST_MACHINERY,
     TEST_PATHSPECS,
     DroppedFile,
     changes_pytest_config,
@@ -74,9 +75,26 @@ def revert_pytest_config(runtime: Runtime, patch: str) -> list[DroppedFile]:
     return reverted
 
 
+def _binary_references(runtime: Runtime, patch: str) -> list[str]:
+    """What `machinery_references` cannot read in lines: files the patch gives as git binary
+    diffs (a file that is not UTF-8 is sent so), read whole from the runtime after applying."""
+    found = []
+    for section in split_patch(patch):
+        if section.new_path is None or "\nGIT binary patch\n" not in section.text:
+            continue
+        try:
+            data = runtime.read_file(f"{runtime.repo_dir}/{section.new_path}", max_bytes=16 << 20)
+        except (OSError, ValueError):
+            continue
+        match = PYTEST_MACHINERY.search(data.decode("latin-1"))
+        if match:
+            found.append(f"{section.new_path} (a binary diff): {match.group(0)}")
+    return found
+
+
 def machinery_problem(runtime: Runtime, patch: str) -> str | None:
     """The patch's non-test code reaches into pytest, in a repository whose code never did."""
-    references = machinery_references(patch)
+    references = machinery_references(patch) + _binary_references(runtime, patch)
     if not references:
         return None
     # git grep's exit code 1 means no match: the base code (tests aside) never names these.

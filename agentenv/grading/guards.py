@@ -82,9 +82,12 @@ def _escapes_repo(path: str) -> bool:
 
 
 def _symlink_target_escapes(section: FilePatch) -> bool:
-    """A new or changed symlink (mode 120000) whose target is absolute or climbs out."""
+    """A new or changed symlink (mode 120000) whose target is absolute or climbs out, or
+    cannot be read (a target that is not UTF-8 comes as a binary diff)."""
     if "120000" not in section.text.split("\n@@", 1)[0]:
         return False
+    if "\nGIT binary patch\n" in section.text:
+        return True
     targets = [line[1:] for line in section.text.splitlines() if line.startswith("+") and not line.startswith("+++")]
     for target in targets:
         normalized = posixpath.normpath(posixpath.join(posixpath.dirname(section.path), target))

@@ -187,8 +187,10 @@ class DockerRuntime:
             # create + start, not run: run() would try to pull a missing image from a registry.
             container = self._client.containers.create(
                 self.image,
-                # Keeps the container alive; portable to any image with a POSIX shell.
-                ["/bin/sh", "-c", "while :; do sleep 3600; done"],
+                # Keeps the container alive; portable to any image with a POSIX shell. The
+                # entrypoint too: an image's own ENTRYPOINT would take this loop as arguments.
+                ["while :; do sleep 3600; done"],
+                entrypoint=["/bin/sh", "-c"],
                 init=True,
                 labels=all_labels,
                 working_dir=self.repo_dir,
