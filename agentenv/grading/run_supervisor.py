@@ -225,6 +225,7 @@ def main():
     key = os.urandom(32)
     key_read, key_write = os.pipe()
     record_read, record_write = os.pipe()
+    started = time.monotonic()
     pid = os.fork()
     if pid == 0:
         os.close(key_write)
@@ -250,12 +251,13 @@ def main():
 
     records = _Records(key)
     status = None
+    command_s = 0.0
     drain_until = None
     while True:
         if status is None:
             done, raw = os.waitpid(pid, os.WNOHANG)
             if done:
-                status = raw
+                status, command_s = raw, time.monotonic() - started
                 drain_until = time.monotonic() + DRAIN_AFTER_EXIT_S
         if interrupted and status is None:
             try:
@@ -272,6 +274,7 @@ def main():
             if not chunk:  # every writer is gone
                 if status is None:
                     _, status = os.waitpid(pid, 0)
+                    command_s = time.monotonic() - started
                 break
             records.feed(chunk)
         elif status is not None:
@@ -284,6 +287,7 @@ def main():
         exit_code = 128 + os.WTERMSIG(status)
     account = {
         "exit_code": exit_code,
+        "command_s": round(command_s, 4),  # the test command's own time, from start to exit
         "records": len(records.verified),
         "forged_lines": records.forged + (1 if records.buffer else 0),
         "leftover_processes": leftovers,
