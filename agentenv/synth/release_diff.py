@@ -257,7 +257,7 @@ def _version_only(old: Path, new: Path, path: str, old_version: str, new_version
 
 
 def _names(line: str, version: str) -> bool:
-    return re.search(rf"(?<![\w.]){re.escape(version)}(?![\w]|\.\d)", line) is not None
+    return re.search(rf"(?<![\w.])v?{re.escape(version)}(?![\w]|\.\d)", line) is not None
 
 
 def _is_heading_of_a_release(line: str) -> bool:

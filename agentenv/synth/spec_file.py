@@ -1,10 +1,11 @@
 """Writing a task spec as YAML that a person can read: the long texts (the problem statement,
-the patches) as block scalars, and only when they load back byte for byte."""
+the patches) as block scalars, and checked to load back byte for byte."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -13,9 +14,9 @@ from agentenv.tasks.loader import load_tasks
 from agentenv.tasks.model import Task
 
 LONG_TEXTS = ("problem_statement", "patch", "test_patch", "base_patch")
-# A block scalar cannot hold trailing blanks, tabs, carriage returns or other control
-# characters faithfully: such a text is written quoted.
-_NOT_FOR_A_BLOCK = re.compile(r"[ \t]\n|[ \t]$|[\t\r\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029\ufeff]")
+# Line breaks other than "\n" and control characters (a tab aside) do not survive a block
+# scalar: a text holding one is written quoted.
+_NOT_FOR_A_BLOCK = re.compile(r"[\r\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029\ufeff]")
 
 
 class SpecWriteError(ValueError):
@@ -27,19 +28,30 @@ class _Block(str):
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def analyze_scalar(self, scalar: str) -> Any:
+        # PyYAML quotes any text with a blank before a line break, which is every diff with an
+        # empty context line (" \n"); YAML's literal style keeps such blanks as they are.
+        analysis = super().analyze_scalar(scalar)
+        if "\n" in scalar and not _NOT_FOR_A_BLOCK.search(scalar):
+            analysis.allow_block = True
+        return analysis
 
 
 _Dumper.add_representer(_Block, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|"))
 
 
-def task_yaml(task: Task, exclude: set[str] | None = None) -> str:
-    data = task.model_dump(mode="json", exclude=exclude)
+def task_yaml(task: Task) -> str:
+    """The task as YAML, long texts as block scalars when they load back exactly so."""
+    data = task.model_dump(mode="json")
+    readable = dict(data)
     for key in LONG_TEXTS:
         value = data.get(key)
         if isinstance(value, str) and "\n" in value and not _NOT_FOR_A_BLOCK.search(value):
-            data[key] = _Block(value)
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+            readable[key] = _Block(value)
+    text = yaml.dump(readable, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    if yaml.safe_load(text) != data:
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return text
 
 
 def write_task_file(task: Task, path: Path) -> Task:
