@@ -112,6 +112,7 @@ def test_a_line_that_differs_only_by_the_version_is_put_back() -> None:
         ("requirements-dev.txt", "packaging metadata (the environment is built from the older release)"),
         ("pkg.egg-info/SOURCES.txt", "packaging metadata (the environment is built from the older release)"),
         (".idea/workspace.xml", "tool or editor settings (a dot-folder)"), ("LICENSE", "a top-level file that is not package code"),
+        (".github/workflows/release.yml", "continuous integration settings"), ("pkg/releases.json", None),
     ],
 )  # fmt: skip
 def test_what_counts_as_release_noise(path: str, reason: str | None) -> None:
@@ -125,7 +126,11 @@ def test_what_counts_as_release_noise(path: str, reason: str | None) -> None:
         ("## [Unreleased]\n\n## [2.0.1] - 2024-05-06\n### Fixed\n- a\n\n## [2.0.0] - 2024-01-01\n", "### Fixed\n- a"),
         ("Version 2.0.1\n-------------\n\nReleased 2024-05-06\n\n-   a\n\nVersion 2.0.0\n-------------\n", "-   a"),
         ("v2.0.10\n=======\n* other\n\nv2.0.1\n======\n* a\n", "* a"),
+        ("Version 2.0.1\n=============\n\n:Released: 2026-11-15\n:Maintainer: Tom\n\n* a\n", "* a"),
         ("2.0.0\n=====\n* old\n", ""),
+        # A sentence that names the release is not its heading; a link heading is.
+        ("- Fixed in 2.0.1 at last\n\n<a id='v2.0.1'></a>\n# [v2.0.1](https://x/releases/tag/v2.0.1) - 2025-01-03\n\n* a\n\n"
+         "<a id='v2.0.0'></a>\n# [v2.0.0](https://x) - 2024-01-01\n", "* a"),
     ],
 )
 def test_the_release_section_of_the_notes(notes: str, expected: str) -> None:

@@ -36,7 +36,7 @@ from agentenv.tasks.repo import materialize
 # Release notes: by file name (any extension but .py) or by folder.
 _NOTES_NAME = re.compile(
     r"^(changes|changelog|change_log|change-log|history|news|releases?|release[-_]?notes|versions|whatsnew|whats[-_]new)"
-    r"(\.[a-z0-9]+)?$",
+    r"(\.(rst|md|txt|markdown|adoc|org))?$",
     re.I,
 )
 _NOTES_DIRS = {"changelog.d", "changes", "newsfragments", "news", "changelog", "releasenotes"}
@@ -57,6 +57,9 @@ _HEADER_UNDERLINE = re.compile(r"^\s*([-=~^*#+`])\1{2,}\s*$")
 # The heading of a release in a notes file: "1.2.3", "## [1.2.3] - 2024-01-02", "Version 1.2.3".
 _RELEASE_HEADING = re.compile(r"^[\s#*=\[-]*(version\s+|release\s+|v)?\d+(\.\d+)+\b", re.I)
 _DATE_LINE = re.compile(r"^[\W_]*(released\s+(on\s+)?)?(\w+\.? \d{1,2},? \d{4}|\d{4}-\d{2}-\d{2}|\d{1,2} \w+ \d{4})[\W_]*$", re.I)
+# reStructuredText fields under a release's heading (":Released: 2024-05-06", ":Maintainer: X").
+_FIELD_LINE = re.compile(r"^:[\w ]+:")
+_ANCHOR_LINE = re.compile(r"^\s*<a (name|id)=")
 _GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_LITERAL_PATHSPECS": "1"}
 
 VERSION_BUMP = "only its version number changes"
@@ -94,14 +97,14 @@ def noise_reason(path: str) -> str | None:
     """Why a changed file of a release is not part of a fix, or None when it may be."""
     parts = PurePosixPath(path).parts
     name, folders = parts[-1], [p.lower() for p in parts[:-1]]
-    if is_release_notes(path):
-        return "release notes"
-    if folders and folders[0] in _DOC_DIRS:
-        return "documentation"
     if folders and folders[0] in _CI_DIRS:
         return "continuous integration settings"
     if folders and folders[0].startswith("."):
         return "tool or editor settings (a dot-folder)"
+    if is_release_notes(path):
+        return "release notes"
+    if folders and folders[0] in _DOC_DIRS:
+        return "documentation"
     lowered = name.lower()
     if not folders and (lowered in _PACKAGING_NAMES or re.fullmatch(r"requirements[-_.\w]*\.(txt|in)", lowered)):
         return "packaging metadata (the environment is built from the older release)"
@@ -223,7 +226,7 @@ def split_release(old_source: str, new_source: str, old_version: str, new_versio
 
         result.patch = diff(source_paths)
         result.test_patch = diff(test_paths)
-        result.release_notes = _release_notes(new, notes_paths, diff(notes_paths[:1], "-U0"), new_version)
+        result.release_notes = _release_notes(new, notes_paths, new_version)
         if not result.release_notes:  # some projects keep their history in the README
             readmes = [d.path for d in result.dropped if d.path.lower().startswith("readme")]
             result.release_notes = _readme_notes(diff(readmes[:1], "-U0"), new_version)
@@ -268,7 +271,7 @@ def release_section(notes: str, new_version: str) -> str:
     """The section of a release-notes text about `new_version`: the lines after the heading
     that names it, up to the next release's heading, without underlines or a date line."""
     lines = notes.splitlines()
-    start = next((i for i, line in enumerate(lines) if _names(line, new_version) and len(line) <= len(new_version) + 60), None)
+    start = next((i for i, line in enumerate(lines) if _heads(line, lines[i + 1 : i + 2], new_version)), None)
     if start is None:
         return ""
     section: list[str] = []
@@ -276,16 +279,28 @@ def release_section(notes: str, new_version: str) -> str:
         if _is_heading_of_a_release(line):
             break
         section.append(line)
-    while section and (not section[0].strip() or _HEADER_UNDERLINE.match(section[0]) or _DATE_LINE.match(section[0])):
+    while section and (
+        not section[0].strip() or _HEADER_UNDERLINE.match(section[0]) or _DATE_LINE.match(section[0]) or _FIELD_LINE.match(section[0])
+    ):
         section.pop(0)
-    while section and (not section[-1].strip() or _HEADER_UNDERLINE.match(section[-1])):
+    while section and (not section[-1].strip() or _HEADER_UNDERLINE.match(section[-1]) or _ANCHOR_LINE.match(section[-1])):
         section.pop()
     return "\n".join(section)
 
 
-def _release_notes(new: Path, notes_paths: list[str], notes_diff: str, new_version: str) -> str:
+def _heads(line: str, following: list[str], version: str) -> bool:
+    """Is `line` the heading of `version`'s section (`## 1.2.3`, `1.2.3 (date)` over an
+    underline, `Version 1.2.3`, `[v1.2.3](link) - date`), not a sentence that names it?"""
+    if not _names(line, version) or len(line) > 200:
+        return False
+    start = line.strip()
+    underlined = bool(following) and _HEADER_UNDERLINE.match(following[0]) is not None
+    return underlined or start.startswith(("#", "[", "**", "v", "V", "Release", "release")) or start[:1].isdigit()
+
+
+def _release_notes(new: Path, notes_paths: list[str], new_version: str) -> str:
     """What the newer release's notes say about it: its section of the first notes file that
-    names it, else the lines the first notes file gained (without heading lines)."""
+    has one."""
     for path in notes_paths:
         try:
             section = release_section((new / path).read_text(encoding="utf-8"), new_version)
@@ -293,9 +308,9 @@ def _release_notes(new: Path, notes_paths: list[str], notes_diff: str, new_versi
             continue
         if section:
             return section
-    added = [line[1:] for line in notes_diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
-    kept = [line for line in added if not _HEADER_UNDERLINE.match(line) and not _names(line, new_version)]
-    return "\n".join(kept).strip("\n")
+    # Notes that do not name the release (an "Unreleased" section, a late entry for an older
+    # release) are not taken for its notes.
+    return ""
 
 
 def _readme_notes(readme_diff: str, new_version: str) -> str:

@@ -145,10 +145,10 @@ def _difficulty(patch: str) -> str:
 
 def release_notes_statement(name: str, version: str, notes: str) -> str:
     return (
-        f"A bug in {name} {version}\n\n"
-        f"The maintainers describe what has to change in {name} {version} like this:\n\n"
+        f"An issue in {name} {version}\n\n"
+        f"The project's release notes describe what has to change in {name} {version}:\n\n"
         f"{notes.strip()}\n\n"
-        "Make the package behave as described."
+        f"Make {name} behave as described."
     )
 
 
