@@ -199,6 +199,7 @@ def from_releases(
     statement: Annotated[str, typer.Option(help="auto (release notes if any), release-notes or failing-tests.")] = "auto",
     allow_gap: Annotated[bool, typer.Option("--allow-gap", help="Accept releases between OLD and NEW.")] = False,
     runs: Annotated[int, typer.Option(min=1, help="Validation runs of the task.")] = 2,
+    timeout: Annotated[float, typer.Option(help="Seconds the test command may take.")] = 300.0,
 ) -> None:
     """Make a task from a real bug fix: OLD's sdist is the base, the package changes of NEW the
     reference patch, its test changes the hidden tests."""
@@ -212,7 +213,7 @@ def from_releases(
     options = {"install": install} if install else {}
     options |= {"test_cmd": test_cmd} if test_cmd else {}
     try:
-        pair = ReleasePair(old=old, new=new, statement=statement, allow_gap=allow_gap, **options)
+        pair = ReleasePair(old=old, new=new, statement=statement, allow_gap=allow_gap, test_timeout=timeout, **options)
         read_manifest(out)  # a manifest that cannot be recorded into is found now, not after the work
         record = task_from_releases(pair, out, runs=runs, progress=console.print)
     except ValidationError as exc:
