@@ -51,9 +51,12 @@ from agentenv.tasks.repo import RepoSourceError
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
+# pytest first: a package that pytest itself depends on (iniconfig, pluggy, packaging...)
+# installed before it would be replaced by the index's newest release, and the tests would
+# run against that instead of the repository.
 DEFAULT_INSTALL = [
-    "python -m pip install --no-cache-dir -e .",
     "python -m pip install --no-cache-dir 'pytest>=8,<9'",
+    "python -m pip install --no-cache-dir -e .",
 ]
 # The package's own addopts often name plugins (coverage, xdist) the tests do not need; the
 # grader appends the test modules of the test patch (SWE-bench's directives).
