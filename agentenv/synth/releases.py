@@ -59,8 +59,11 @@ DEFAULT_INSTALL = [
     "python -m pip install --no-cache-dir -e .",
 ]
 # The package's own addopts often name plugins (coverage, xdist) the tests do not need; the
-# grader appends the test modules of the test patch (SWE-bench's directives).
-DEFAULT_TEST_CMD = "python -m pytest -rA -p no:cacheprovider -o addopts=''"
+# grader appends the test modules of the test patch (SWE-bench's directives). A new test module
+# that cannot be imported on the older release (it imports what the fix adds) fails its own
+# tests, not every test of the run: pytest would otherwise stop at the collection error, and
+# every test of every module would be FAIL_TO_PASS.
+DEFAULT_TEST_CMD = "python -m pytest -rA -p no:cacheprovider -o addopts='' --continue-on-collection-errors"
 TAXONOMY = "release-fix"
 StatementSource = Literal["auto", "release-notes", "failing-tests"]
 
