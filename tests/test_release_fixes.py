@@ -11,12 +11,15 @@ same verdict and the same FAIL_TO_PASS/PASS_TO_PASS success and failure lists.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
 
 from agentenv.env.provision import RuntimeSettings, provision
 from agentenv.grading.grader import GradeResult, grade
+from agentenv.runtime.base import Runtime
 from agentenv.tasks.catalog import read_manifest, validation_status
 from agentenv.tasks.loader import load_tasks
 from agentenv.tasks.model import Task
@@ -51,6 +54,16 @@ def test_the_set_holds_ten_validated_fixes_of_consecutive_releases() -> None:
     assert all(bool(s.get("task")) != bool(s.get("rejected")) for s in manifest.sources)
 
 
+@pytest.fixture(scope="module")
+def starters(base_image: str) -> dict[str, Callable[[], Runtime]]:
+    """Every task's image, built at once: most of a cold run is pip installing, which waits on
+    the index more than on the cores."""
+    settings = RuntimeSettings(kind="docker")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        provisioned = pool.map(lambda task: provision(task, settings, labels=TEST_LABELS), TASKS)
+        return {task.instance_id: p.start for task, p in zip(TASKS, provisioned, strict=True)}
+
+
 def _assert_swebench_agrees(task: Task, patch: str, result: GradeResult) -> None:
     ours = result.report.to_swebench(task.instance_id)[task.instance_id]
     theirs = swebench_report(
@@ -64,14 +77,14 @@ def _assert_swebench_agrees(task: Task, patch: str, result: GradeResult) -> None
 
 
 @pytest.mark.parametrize("task", TASKS, ids=[t.instance_id for t in TASKS])
-def test_the_fix_resolves_and_swebench_grades_the_log_alike(base_image: str, task: Task) -> None:
-    start = provision(task, RuntimeSettings(kind="docker"), labels=TEST_LABELS).start
+def test_the_fix_resolves_and_swebench_grades_the_log_alike(starters: dict[str, Callable[[], Runtime]], task: Task) -> None:
+    start = starters[task.instance_id]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two containers: one per core
+        fixed, unfixed = pool.map(lambda patch: grade(task, patch, start), (task.patch, NO_CODE_CHANGE))
 
-    fixed = grade(task, task.patch, start)
     assert fixed.report.resolved, (fixed.report.model_dump(exclude={"tests_status"}), fixed.test_log[-3000:])
     _assert_swebench_agrees(task, task.patch, fixed)
 
-    unfixed = grade(task, NO_CODE_CHANGE, start)
     assert unfixed.report.patch_successfully_applied and not unfixed.report.resolved
     assert unfixed.report.tests_status is not None
     assert unfixed.report.tests_status.FAIL_TO_PASS.failure == task.FAIL_TO_PASS
