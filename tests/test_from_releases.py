@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agentenv.synth.releases import ReleasePair, ReleasePairError, task_from_releases
+
 from .conftest import REPO_ROOT
 
 RELEASES = REPO_ROOT / "tasks" / "releases"
-# A small package with a fast suite; its pair is in the shipped set.
-SHIPPED = "jsonpointer-3.10-to-3.11"
-OLD, NEW = "pypi:jsonpointer==3.10", "pypi:jsonpointer==3.11"
+# A one-module package whose new tests run in a second; its pair is in the shipped set.
+SHIPPED = "xmltodict-1.0.2-to-1.0.3"
+OLD, NEW = "pypi:xmltodict==1.0.2", "pypi:xmltodict==1.0.3"
 
 
 def _from_releases(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -42,16 +44,41 @@ def test_a_pair_of_releases_gives_the_shipped_task_again(base_image: str, tmp_pa
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("pypi:jsonpointer==3.10", "pypi:jsonpatch==1.33", "pypi:jsonpointer==3.10 and pypi:jsonpatch==1.33 are releases of different packages"),
-        ("pypi:jsonpointer==3.10", "pypi:jsonpointer==3.10", "are the same release"),
-        ("pypi:jsonpointer==3.11", "pypi:jsonpointer==3.10", "jsonpointer==3.10 is not a later release than 3.11"),
-        ("pypi:jsonpointer", "pypi:jsonpointer==3.11", "'pypi:jsonpointer' is not of the form pypi:NAME==VERSION"),
+        ("pypi:xmltodict==1.0.2", "pypi:jsonpointer==3.11", "pypi:xmltodict==1.0.2 and pypi:jsonpointer==3.11 are releases of different packages"),
+        ("pypi:xmltodict==1.0.2", "pypi:xmltodict==1.0.2", "pypi:xmltodict==1.0.2 and pypi:xmltodict==1.0.2 are the same release"),
+        ("pypi:xmltodict==1.0.3", "pypi:xmltodict==1.0.2", "xmltodict==1.0.2 is not a later release than 1.0.3"),
         # Releases far apart hold many changes, not one fix: named, and refused.
-        ("pypi:jsonpointer==3.9", "pypi:jsonpointer==3.11", "jsonpointer has releases between 3.9 and 3.11 (3.10)"),
+        ("pypi:xmltodict==1.0.1", "pypi:xmltodict==1.0.3", "xmltodict has releases between 1.0.1 and 1.0.3 (1.0.2): pass the next one, or allow the gap"),
     ],
 )  # fmt: skip
 def test_what_is_not_a_pair_of_consecutive_releases_is_named(old: str, new: str, message: str, tmp_path: Path) -> None:
+    with pytest.raises(ReleasePairError) as raised:
+        task_from_releases(ReleasePair(old=old, new=new), tmp_path / "out")
+    assert str(raised.value) == message
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("pypi:xmltodict==1.0.2", "pypi:jsonpointer==3.11", "are releases of different packages"),
+        ("pypi:xmltodict", "pypi:xmltodict==1.0.3", "'pypi:xmltodict' is not of the form pypi:NAME==VERSION"),
+    ],
+)
+def test_the_command_names_a_bad_pair_without_a_traceback(old: str, new: str, message: str, tmp_path: Path) -> None:
     done = _from_releases(old, new, "--out", str(tmp_path / "out"), timeout=300)
     assert done.returncode == 1, done.stderr
     assert message in " ".join(done.stderr.split()), done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_pair_that_shows_no_fix_is_recorded_with_the_reason(tmp_path: Path) -> None:
+    # tomli 2.4.1 changed its parser but shipped no test change: nothing could show the fix.
+    done = _from_releases("pypi:tomli==2.4.0", "pypi:tomli==2.4.1", "--out", str(tmp_path), timeout=300)
+    assert done.returncode == 1, done.stderr
+    reason = "the newer release changes no test file: nothing shows the fix"
+    assert reason in " ".join(done.stderr.split())
+    (record,) = yaml.safe_load((tmp_path / "manifest.yaml").read_text())["sources"]
+    assert record["task"] is None and record["rejected"] == reason
+    assert record["patch_files"] == ["src/tomli/_parser.py"] and record["test_files"] == []
+    assert list(tmp_path.glob("*.yaml")) == [tmp_path / "manifest.yaml"]
