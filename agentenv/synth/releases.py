@@ -6,9 +6,10 @@ For `pypi:NAME==OLD` and `pypi:NAME==NEW`:
 - the diff OLD -> NEW is split (see `release_diff`): its test files are the hidden
   `test_patch`, its package code the reference `patch`, release noise is left out;
 - the test patch's test modules are run on OLD with the test patch (before) and with the
-  reference patch too (after), by the grader itself, so the lists mean what grading will see:
-  FAIL_TO_PASS are the tests that fail (or are missing) before and pass after, PASS_TO_PASS
-  every test of those modules that passes on both;
+  reference patch too (after), by the grader itself (`grade`, the first time with a patch that
+  changes no code), so the lists mean what grading will see: FAIL_TO_PASS are the tests that
+  fail (or are missing) before and pass after, PASS_TO_PASS every test of those modules that
+  passes on both;
 - the problem statement is the newer release's notes about itself, when it has some, or the
   failing tests' output (as for synthesized tasks);
 - the task is written, loaded back and validated; an invalid one is deleted.
@@ -27,15 +28,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from agentenv.env.provision import RuntimeSettings, provision
-from agentenv.grading.grader import (
-    GradeResult,
-    HiddenTestsDoNotApply,
-    TestRun,
-    grade,
-    run_without_patch,
-    statuses_for_grading,
-    trust_problem,
-)
+from agentenv.grading.grader import GradeResult, grade
 from agentenv.grading.log_parsers import TestStatus
 from agentenv.grading.report import PASSING
 from agentenv.grading.validate import validate_task
@@ -46,7 +39,7 @@ from agentenv.synth.spec_file import write_task_file
 from agentenv.tasks.directives import default_directives
 from agentenv.tasks.model import Environment, Metadata, Task
 from agentenv.tasks.pypi import PypiSpec, parse_spec, sdist_versions
-from agentenv.tasks.repo import RepoSourceError
+from agentenv.tasks.repo import RepoSourceError, new_file_diff
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -65,6 +58,9 @@ DEFAULT_INSTALL = [
 # every test of every module would be FAIL_TO_PASS.
 DEFAULT_TEST_CMD = "python -m pytest -rA -p no:cacheprovider -o addopts='' --continue-on-collection-errors"
 TAXONOMY = "release-fix"
+# What the tests are run with to see the older release as it is: a patch that applies and
+# changes no code (grading an empty patch runs nothing).
+NO_CODE_CHANGE = new_file_diff("AGENTENV-BASELINE.txt", b"The tests run on the release as it is.\n")
 StatementSource = Literal["auto", "release-notes", "failing-tests"]
 
 
@@ -243,18 +239,15 @@ def task_from_releases(
     try:
         progress(f"building the environment of {pair.old} and running the new tests")
         start = provision(draft, settings).start
-        before = run_without_patch(draft, start, timeout=pair.test_timeout)
-        after = grade(draft, draft.patch, start, timeout=pair.test_timeout)
     except (ImageBuildError, RepoSourceError) as exc:
         record.rejected = f"its environment cannot be made: {exc}"
         return record
-    except HiddenTestsDoNotApply as exc:
-        record.rejected = f"the test changes do not apply to {old.version}: {exc}"
-        return record
-    record.rejected = _run_problem(before, after)
+    before = grade(draft, NO_CODE_CHANGE, start, timeout=pair.test_timeout)
+    after = grade(draft, draft.patch, start, timeout=pair.test_timeout)
+    record.rejected = _run_problem("without the fix", before) or _run_problem("with the fix", after)
     if record.rejected:
         return record
-    lists = sort_tests(set(default_directives(draft)), statuses_for_grading(before), after.statuses)
+    lists = sort_tests(set(default_directives(draft)), before.statuses, after.statuses)
     record.fail_to_pass, record.pass_to_pass = len(lists.fail_to_pass), len(lists.pass_to_pass)
     record.failing_with_fix, record.left_out = lists.failing_with_fix, lists.left_out
     if not lists.fail_to_pass:
@@ -267,7 +260,7 @@ def task_from_releases(
     statement = (
         release_notes_statement(old.name, old.version, diff.release_notes)
         if use_notes
-        else bug_report(old.name, old.version, lists.fail_to_pass, before.log)
+        else bug_report(old.name, old.version, lists.fail_to_pass, before.test_log)
     )
     record.statement_from = "release notes" if use_notes else "failing tests"
     task = draft.model_copy(
@@ -285,13 +278,12 @@ def task_from_releases(
     return record
 
 
-def _run_problem(before: TestRun, after: GradeResult) -> str | None:
-    if before.timed_out or after.report.error:
-        return f"the tests did not finish: {after.report.error or 'timed out without the fix'}"
-    if after.report.apply_failure:
-        return f"the fix does not apply to the older release: {after.report.apply_failure}"
-    problem = trust_problem(before, list(before.statuses)) or after.report.log_problem
-    if problem:
-        return f"the test run cannot be trusted: {problem}"
-    return None
+def _run_problem(which: str, result: GradeResult) -> str | None:
+    """Why a run of the new tests says nothing (it did not finish, a patch did not apply, the
+    grader does not believe its log), or None."""
+    report = result.report
+    if report.patch_successfully_applied and not report.error:
+        return None
+    reason = report.apply_failure or report.error or report.log_problem or "the grader could not read the test run"
+    return f"the new tests' run {which} says nothing: {reason}"
 
