@@ -36,9 +36,9 @@ def _test_spec(instance_id: str, fail_to_pass: list[str], pass_to_pass: list[str
     except ImportError:
         return _test_spec_4x(instance_id, fail_to_pass, pass_to_pass)
     return TestSpec(
-        instance_id=instance_id, image="", eval_script_list=[], repo="agentenv/releases", version="0",
-        FAIL_TO_PASS=fail_to_pass, PASS_TO_PASS=pass_to_pass, log_parser=PYTEST_PARSER,
-        eval_type=constants.EvalType.PASS_AND_FAIL.value,
+        instance_id=instance_id, image="", eval_script_list=[], repo="agentenv/releases",
+        version="0", FAIL_TO_PASS=fail_to_pass, PASS_TO_PASS=pass_to_pass,
+        log_parser=PYTEST_PARSER, eval_type=constants.EvalType.PASS_AND_FAIL.value,
     )  # fmt: skip
 
 
@@ -47,14 +47,16 @@ def _test_spec_4x(instance_id: str, fail_to_pass: list[str], pass_to_pass: list[
     from swebench.harness.log_parsers.python import parse_log_pytest
     from swebench.harness.test_spec.test_spec import TestSpec
 
+    specs = constants.MAP_REPO_VERSION_TO_SPECS
     repo = next(
         name for name, parser in MAP_REPO_TO_PARSER.items()
-        if parser is parse_log_pytest and name not in constants.FAIL_ONLY_REPOS and name in constants.MAP_REPO_VERSION_TO_SPECS
+        if parser is parse_log_pytest and name not in constants.FAIL_ONLY_REPOS and name in specs
     )  # fmt: skip
     return TestSpec(
-        instance_id=instance_id, repo=repo, version=next(iter(constants.MAP_REPO_VERSION_TO_SPECS[repo])),
+        instance_id=instance_id, repo=repo, version=next(iter(specs[repo])),
         repo_script_list=[], eval_script_list=[], env_script_list=[], arch="x86_64",
-        FAIL_TO_PASS=fail_to_pass, PASS_TO_PASS=pass_to_pass, language="py", docker_specs={}, namespace=None,
+        FAIL_TO_PASS=fail_to_pass, PASS_TO_PASS=pass_to_pass, language="py", docker_specs={},
+        namespace=None,
     )  # fmt: skip
 
 
@@ -68,7 +70,11 @@ def swebench_report(
 ) -> dict[str, Any]:
     """swebench's report.json entry for this log: `patch_successfully_applied`, `resolved`,
     `tests_status` (FAIL_TO_PASS/PASS_TO_PASS success and failure lists)."""
-    prediction = {"instance_id": instance_id, "model_name_or_path": "agentenv", "model_patch": patch}
+    prediction = {
+        "instance_id": instance_id,
+        "model_name_or_path": "agentenv",
+        "model_patch": patch,
+    }
     with tempfile.TemporaryDirectory(prefix="agentenv-swebench-") as scratch:
         log_path = Path(scratch) / "test_output.txt"
         log_path.write_text(swebench_log(test_log, test_exit_code), encoding="utf-8")

@@ -35,7 +35,11 @@ def test_a_pair_of_releases_gives_the_shipped_task_again(base_image: str, tmp_pa
     # from the runs, the statement from the release notes.
     assert (tmp_path / f"{SHIPPED}.yaml").read_text() == (RELEASES / f"{SHIPPED}.yaml").read_text()
     (recorded,) = yaml.safe_load((tmp_path / "manifest.yaml").read_text())["sources"]
-    (shipped,) = [s for s in yaml.safe_load((RELEASES / "manifest.yaml").read_text())["sources"] if s.get("task") == SHIPPED]
+    (shipped,) = [
+        s
+        for s in yaml.safe_load((RELEASES / "manifest.yaml").read_text())["sources"]
+        if s.get("task") == SHIPPED
+    ]
     assert recorded == shipped
     validation = yaml.safe_load((tmp_path / "manifest.yaml").read_text())["validation"]
     assert validation[SHIPPED]["valid"] is True and validation[SHIPPED]["runs"] == 1
@@ -51,7 +55,9 @@ def test_a_pair_of_releases_gives_the_shipped_task_again(base_image: str, tmp_pa
         ("pypi:xmltodict==1.0.1", "pypi:xmltodict==1.0.3", "xmltodict has releases between 1.0.1 and 1.0.3 (1.0.2): pass the next one, or allow the gap"),
     ],
 )  # fmt: skip
-def test_what_is_not_a_pair_of_consecutive_releases_is_named(old: str, new: str, message: str, tmp_path: Path) -> None:
+def test_what_is_not_a_pair_of_consecutive_releases_is_named(
+    old: str, new: str, message: str, tmp_path: Path
+) -> None:
     with pytest.raises(ReleasePairError) as raised:
         task_from_releases(ReleasePair(old=old, new=new), tmp_path / "out")
     assert str(raised.value) == message
@@ -62,10 +68,16 @@ def test_what_is_not_a_pair_of_consecutive_releases_is_named(old: str, new: str,
     ("old", "new", "message"),
     [
         ("pypi:xmltodict==1.0.2", "pypi:jsonpointer==3.11", "are releases of different packages"),
-        ("pypi:xmltodict", "pypi:xmltodict==1.0.3", "'pypi:xmltodict' is not of the form pypi:NAME==VERSION"),
+        (
+            "pypi:xmltodict",
+            "pypi:xmltodict==1.0.3",
+            "'pypi:xmltodict' is not of the form pypi:NAME==VERSION",
+        ),
     ],
 )
-def test_the_command_names_a_bad_pair_without_a_traceback(old: str, new: str, message: str, tmp_path: Path) -> None:
+def test_the_command_names_a_bad_pair_without_a_traceback(
+    old: str, new: str, message: str, tmp_path: Path
+) -> None:
     done = _from_releases(old, new, "--out", str(tmp_path / "out"), timeout=300)
     assert done.returncode == 1, done.stderr
     assert message in " ".join(done.stderr.split()), done.stderr
@@ -74,7 +86,9 @@ def test_the_command_names_a_bad_pair_without_a_traceback(old: str, new: str, me
 
 def test_a_pair_that_shows_no_fix_is_recorded_with_the_reason(tmp_path: Path) -> None:
     # tomli 2.4.1 changed its parser but shipped no test change: nothing could show the fix.
-    done = _from_releases("pypi:tomli==2.4.0", "pypi:tomli==2.4.1", "--out", str(tmp_path), timeout=300)
+    done = _from_releases(
+        "pypi:tomli==2.4.0", "pypi:tomli==2.4.1", "--out", str(tmp_path), timeout=300
+    )
     assert done.returncode == 1, done.stderr
     reason = "the newer release changes no test file: nothing shows the fix"
     assert reason in " ".join(done.stderr.split())

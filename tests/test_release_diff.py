@@ -10,7 +10,12 @@ import pytest
 import yaml
 
 from agentenv.grading.log_parsers import TestStatus
-from agentenv.synth.release_diff import noise_reason, release_section, split_release, without_version_bump
+from agentenv.synth.release_diff import (
+    noise_reason,
+    release_section,
+    split_release,
+    without_version_bump,
+)
 from agentenv.synth.releases import sort_tests
 from agentenv.synth.spec_file import task_yaml, write_task_file
 from agentenv.tasks.model import Task
@@ -84,11 +89,16 @@ def test_the_fix_the_tests_and_the_noise_are_told_apart(releases: tuple[str, str
         "docs/index.rst": "documentation",
         "setup.py": "packaging metadata (the environment is built from the older release)",
     }
-    assert "-    return max(low, min(value, low))\n+    return max(low, min(value, high))\n" in diff.patch
+    assert (
+        "-    return max(low, min(value, low))\n+    return max(low, min(value, high))\n"
+        in diff.patch
+    )
     assert diff.release_notes == "- Fix ``clamp`` ignoring the upper bound."
 
 
-def test_the_two_patches_apply_to_the_base_repository_and_give_the_new_files(releases: tuple[str, str], tmp_path: Path) -> None:
+def test_the_two_patches_apply_to_the_base_repository_and_give_the_new_files(
+    releases: tuple[str, str], tmp_path: Path
+) -> None:
     old, _ = releases
     diff = split_release(*releases, "1.0.1", "1.0.2")
     base = tmp_path / "base"
@@ -103,7 +113,10 @@ def test_the_two_patches_apply_to_the_base_repository_and_give_the_new_files(rel
 def test_a_line_that_differs_only_by_the_version_is_put_back() -> None:
     old = 'NAME = "x"\n__version__ = "2.3.9"\nVERSION = (2, 3, 9)\nLIMIT = 9\n'
     new = 'NAME = "x"\n__version__ = "2.3.10"\nVERSION = (2, 3, 10)\nLIMIT = 10\n'
-    assert without_version_bump(old, new, "2.3.9", "2.3.10") == 'NAME = "x"\n__version__ = "2.3.9"\nVERSION = (2, 3, 9)\nLIMIT = 10\n'
+    assert (
+        without_version_bump(old, new, "2.3.9", "2.3.10")
+        == 'NAME = "x"\n__version__ = "2.3.9"\nVERSION = (2, 3, 9)\nLIMIT = 10\n'
+    )
 
 
 @pytest.mark.parametrize(
@@ -126,15 +139,27 @@ def test_what_counts_as_release_noise(path: str, reason: str | None) -> None:
 @pytest.mark.parametrize(
     ("notes", "expected"),
     [
-        ("# Changelog\n\n## 2.0.1\n\n_(July 17, 2026)_\n\n- Fixed a\n- Fixed b\n\n## 2.0.0\n\n- old\n", "- Fixed a\n- Fixed b"),
-        ("## [Unreleased]\n\n## [2.0.1] - 2024-05-06\n### Fixed\n- a\n\n## [2.0.0] - 2024-01-01\n", "### Fixed\n- a"),
-        ("Version 2.0.1\n-------------\n\nReleased 2024-05-06\n\n-   a\n\nVersion 2.0.0\n-------------\n", "-   a"),
+        (
+            "# Changelog\n\n## 2.0.1\n\n_(July 17, 2026)_\n\n- Fixed a\n- Fixed b\n\n## 2.0.0\n\n- old\n",
+            "- Fixed a\n- Fixed b",
+        ),
+        (
+            "## [Unreleased]\n\n## [2.0.1] - 2024-05-06\n### Fixed\n- a\n\n## [2.0.0] - 2024-01-01\n",
+            "### Fixed\n- a",
+        ),
+        (
+            "Version 2.0.1\n-------------\n\nReleased 2024-05-06\n\n-   a\n\nVersion 2.0.0\n-------------\n",
+            "-   a",
+        ),
         ("v2.0.10\n=======\n* other\n\nv2.0.1\n======\n* a\n", "* a"),
         ("Version 2.0.1\n=============\n\n:Released: 2026-11-15\n:Maintainer: Tom\n\n* a\n", "* a"),
         ("2.0.0\n=====\n* old\n", ""),
         # A sentence that names the release is not its heading; a link heading is.
-        ("- Fixed in 2.0.1 at last\n\n<a id='v2.0.1'></a>\n# [v2.0.1](https://x/releases/tag/v2.0.1) - 2025-01-03\n\n* a\n\n"
-         "<a id='v2.0.0'></a>\n# [v2.0.0](https://x) - 2024-01-01\n", "* a"),
+        (
+            "- Fixed in 2.0.1 at last\n\n<a id='v2.0.1'></a>\n# [v2.0.1](https://x/releases/tag/v2.0.1) - 2025-01-03\n\n* a\n\n"
+            "<a id='v2.0.0'></a>\n# [v2.0.0](https://x) - 2024-01-01\n",
+            "* a",
+        ),
     ],
 )
 def test_the_release_section_of_the_notes(notes: str, expected: str) -> None:
@@ -147,7 +172,12 @@ def test_failing_before_and_passing_after_is_fail_to_pass_and_nothing_is_guessed
         "t/test_a.py::fixed": P, "t/test_a.py::new": P, "t/test_a.py::kept": P, "t/test_a.py::was_skipped": P,
         "t/test_a.py::broken": F, "t/test_a.py::skips": S, "t/test_a.py::case[a b]": P, "t/test_other.py::x": P,
     }  # fmt: skip
-    before = {"t/test_a.py::fixed": F, "t/test_a.py::kept": P, "t/test_a.py::was_skipped": S, "t/test_a.py::broken": E}
+    before = {
+        "t/test_a.py::fixed": F,
+        "t/test_a.py::kept": P,
+        "t/test_a.py::was_skipped": S,
+        "t/test_a.py::broken": E,
+    }
     lists = sort_tests({"t/test_a.py"}, before, after)
     assert lists.fail_to_pass == ["t/test_a.py::fixed", "t/test_a.py::new"]
     assert lists.pass_to_pass == ["t/test_a.py::kept"]
@@ -156,9 +186,17 @@ def test_failing_before_and_passing_after_is_fail_to_pass_and_nothing_is_guessed
 
 
 def test_specs_are_written_readably_and_load_back_byte_for_byte(tmp_path: Path) -> None:
-    patch = "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1,2 +1,2 @@\n-a = 1\n+a = 2\n b\n"
+    patch = (
+        "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1,2 +1,2 @@\n-a = 1\n+a = 2\n b\n"
+    )
     awkward = "diff --git a/y.py b/y.py\n--- a/y.py\n+++ b/y.py\n@@ -1,2 +1,2 @@\n-a = 1\r\n+a = 2 \r\n \tb\n"
-    task = Task(instance_id="t-1", repo_source="pypi:x==1.0", problem_statement="A bug\n\nin x.", patch=patch, test_patch=awkward)
+    task = Task(
+        instance_id="t-1",
+        repo_source="pypi:x==1.0",
+        problem_statement="A bug\n\nin x.",
+        patch=patch,
+        test_patch=awkward,
+    )
     raw = yaml.safe_load(task_yaml(task))
     assert task_yaml(task).count(": |") == 2  # the texts without carriage returns as block scalars
     assert raw["test_patch"] == awkward
@@ -168,11 +206,17 @@ def test_specs_are_written_readably_and_load_back_byte_for_byte(tmp_path: Path) 
 
 def test_a_history_kept_in_the_readme_gives_the_notes(tmp_path: Path) -> None:
     # Some projects (parse, for one) keep their history as a list in the README.
-    old = {"README.rst": "clamps\n\n- 1.0.1 Older fix\n", "clamps.py": "LOW = 0\n", "test_clamps.py": "def test(): pass\n"}
+    old = {
+        "README.rst": "clamps\n\n- 1.0.1 Older fix\n",
+        "clamps.py": "LOW = 0\n",
+        "test_clamps.py": "def test(): pass\n",
+    }
     new = {
         "README.rst": "clamps\n\nclamps (1.0.2) is fast\n\n- 1.0.2 Fix the lower bound\n- 1.0.1 Older fix\n",
         "clamps.py": "LOW = 1\n",
         "test_clamps.py": "def test(): assert True\n",
     }
-    diff = split_release(str(_tree(tmp_path / "a", old)), str(_tree(tmp_path / "b", new)), "1.0.1", "1.0.2")
+    diff = split_release(
+        str(_tree(tmp_path / "a", old)), str(_tree(tmp_path / "b", new)), "1.0.1", "1.0.2"
+    )
     assert diff.release_notes == "Fix the lower bound"

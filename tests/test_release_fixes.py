@@ -42,7 +42,9 @@ def test_the_set_holds_ten_validated_fixes_of_consecutive_releases() -> None:
     manifest = read_manifest(RELEASES)
     pairs = {source["task"]: source for source in manifest.sources if source.get("task")}
     for task in TASKS:
-        assert validation_status(task, manifest.validation.get(task.instance_id)).startswith("yes ("), task.instance_id
+        assert validation_status(task, manifest.validation.get(task.instance_id)).startswith(
+            "yes ("
+        ), task.instance_id
         pair = pairs[task.instance_id]
         # The older release is the base, the newer one came right after it on the index.
         assert pair["old"] == task.repo_source and pair["releases_between"] == [], pair
@@ -67,22 +69,37 @@ def starters(base_image: str) -> dict[str, Callable[[], Runtime]]:
 def _assert_swebench_agrees(task: Task, patch: str, result: GradeResult) -> None:
     ours = result.report.to_swebench(task.instance_id)[task.instance_id]
     theirs = swebench_report(
-        task.instance_id, task.FAIL_TO_PASS, task.PASS_TO_PASS, patch, result.test_log, result.report.test_exit_code
+        task.instance_id,
+        task.FAIL_TO_PASS,
+        task.PASS_TO_PASS,
+        patch,
+        result.test_log,
+        result.report.test_exit_code,
     )
     assert theirs["patch_successfully_applied"] == ours["patch_successfully_applied"] is True
     assert theirs["resolved"] == ours["resolved"]
     for kind in ("FAIL_TO_PASS", "PASS_TO_PASS"):
         for outcome in ("success", "failure"):
-            assert theirs["tests_status"][kind][outcome] == ours["tests_status"][kind][outcome], (kind, outcome)
+            assert theirs["tests_status"][kind][outcome] == ours["tests_status"][kind][outcome], (
+                kind,
+                outcome,
+            )
 
 
 @pytest.mark.parametrize("task", TASKS, ids=[t.instance_id for t in TASKS])
-def test_the_fix_resolves_and_swebench_grades_the_log_alike(starters: dict[str, Callable[[], Runtime]], task: Task) -> None:
+def test_the_fix_resolves_and_swebench_grades_the_log_alike(
+    starters: dict[str, Callable[[], Runtime]], task: Task
+) -> None:
     start = starters[task.instance_id]
     with ThreadPoolExecutor(max_workers=2) as pool:  # two containers: one per core
-        fixed, unfixed = pool.map(lambda patch: grade(task, patch, start), (task.patch, NO_CODE_CHANGE))
+        fixed, unfixed = pool.map(
+            lambda patch: grade(task, patch, start), (task.patch, NO_CODE_CHANGE)
+        )
 
-    assert fixed.report.resolved, (fixed.report.model_dump(exclude={"tests_status"}), fixed.test_log[-3000:])
+    assert fixed.report.resolved, (
+        fixed.report.model_dump(exclude={"tests_status"}),
+        fixed.test_log[-3000:],
+    )
     _assert_swebench_agrees(task, task.patch, fixed)
 
     assert unfixed.report.patch_successfully_applied and not unfixed.report.resolved

@@ -6,7 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from agentenv.synth.releases import PairRecord
-from agentenv.tasks.catalog import ValidationRecord, now_utc, read_manifest, task_digest, write_manifest
+from agentenv.tasks.catalog import (
+    ValidationRecord,
+    now_utc,
+    read_manifest,
+    task_digest,
+    write_manifest,
+)
 from agentenv.tasks.loader import load_tasks
 
 DESCRIPTION = (
@@ -21,10 +27,14 @@ def record_pair(out: Path, record: PairRecord, *, runs: int) -> Path:
     manifest = read_manifest(out)
     manifest.description = manifest.description or DESCRIPTION
     entry = record.model_dump(mode="json")
-    manifest.sources = [s for s in manifest.sources if (s.get("old"), s.get("new")) != (record.old, record.new)] + [entry]
+    manifest.sources = [
+        s for s in manifest.sources if (s.get("old"), s.get("new")) != (record.old, record.new)
+    ] + [entry]
     manifest.sources.sort(key=lambda source: (str(source.get("old")), str(source.get("new"))))
     if record.task is not None:
         (task,) = load_tasks(out / f"{record.task}.yaml")
-        manifest.validation[record.task] = ValidationRecord(valid=True, runs=runs, checked_at=now_utc(), task_digest=task_digest(task))
+        manifest.validation[record.task] = ValidationRecord(
+            valid=True, runs=runs, checked_at=now_utc(), task_digest=task_digest(task)
+        )
         manifest.validation = dict(sorted(manifest.validation.items()))
     return write_manifest(out, manifest)

@@ -56,7 +56,9 @@ DEFAULT_INSTALL = [
 # that cannot be imported on the older release (it imports what the fix adds) fails its own
 # tests, not every test of the run: pytest would otherwise stop at the collection error, and
 # every test of every module would be FAIL_TO_PASS.
-DEFAULT_TEST_CMD = "python -m pytest -rA -p no:cacheprovider -o addopts='' --continue-on-collection-errors"
+DEFAULT_TEST_CMD = (
+    "python -m pytest -rA -p no:cacheprovider -o addopts='' --continue-on-collection-errors"
+)
 TAXONOMY = "release-fix"
 # What the tests are run with to see the older release as it is: a patch that applies and
 # changes no code (grading an empty patch runs nothing).
@@ -109,7 +111,11 @@ class PairRecord(BaseModel):
 
 
 def _release_key(version: str) -> tuple[int, ...] | None:
-    return tuple(int(part) for part in version.split(".")) if re.fullmatch(r"\d+(\.\d+)*", version) else None
+    return (
+        tuple(int(part) for part in version.split("."))
+        if re.fullmatch(r"\d+(\.\d+)*", version)
+        else None
+    )
 
 
 def releases_between(old: PypiSpec, new: PypiSpec) -> list[str] | None:
@@ -119,7 +125,9 @@ def releases_between(old: PypiSpec, new: PypiSpec) -> list[str] | None:
     if low is None or high is None:
         return None
     if high <= low:
-        raise ReleasePairError(f"{new.name}=={new.version} is not a later release than {old.version}")
+        raise ReleasePairError(
+            f"{new.name}=={new.version} is not a later release than {old.version}"
+        )
     keyed = [(key, v) for v in sdist_versions(old.name) if (key := _release_key(v)) is not None]
     return [v for key, v in sorted(keyed) if low < key < high]
 
@@ -138,7 +146,9 @@ def instance_id(old: PypiSpec, new: PypiSpec) -> str:
 
 
 def _changed_lines(patch: str) -> int:
-    return sum(1 for line in patch.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---")))
+    return sum(
+        1 for line in patch.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    )
 
 
 def _difficulty(patch: str) -> str:
@@ -179,11 +189,15 @@ def _draft(pair: ReleasePair, old: PypiSpec, new: PypiSpec, diff: ReleaseDiff) -
 
 def _unusable(diff: ReleaseDiff, draft: Task) -> str | None:
     if not diff.patch.strip():
-        return "the newer release changes no package code (only " + (", ".join(sorted({d.reason for d in diff.dropped})) or "nothing") + ")"
+        return (
+            "the newer release changes no package code (only "
+            + (", ".join(sorted({d.reason for d in diff.dropped})) or "nothing")
+            + ")"
+        )
     if not diff.test_patch.strip():
         return "the newer release changes no test file: nothing shows the fix"
     if not default_directives(draft):
-        return "the newer release's test changes hold no test module (only data, helpers or conftest.py)"
+        return "the newer release's test changes hold no test module (only data or conftest.py)"
     return None
 
 
@@ -194,7 +208,9 @@ class _Lists(BaseModel):
     left_out: list[str]
 
 
-def sort_tests(modules: set[str], before: dict[str, TestStatus], after: dict[str, TestStatus]) -> _Lists:
+def sort_tests(
+    modules: set[str], before: dict[str, TestStatus], after: dict[str, TestStatus]
+) -> _Lists:
     """FAIL_TO_PASS and PASS_TO_PASS from the statuses of the test modules' tests on OLD with
     the test patch (`before`) and with the reference patch as well (`after`). A test skipped
     before is neither: it neither failed nor passed there."""
@@ -230,7 +246,11 @@ def task_from_releases(
         )
     progress(f"comparing {old.name} {old.version} with {new.version}")
     diff = split_release(pair.old, pair.new, old.version, new.version)
-    record.patch_files, record.test_files, record.dropped = diff.patch_files, diff.test_files, diff.dropped
+    record.patch_files, record.test_files, record.dropped = (
+        diff.patch_files,
+        diff.test_files,
+        diff.dropped,
+    )
     draft = _draft(pair, old, new, diff)
     record.rejected = _unusable(diff, draft)
     if record.rejected:
@@ -253,7 +273,9 @@ def task_from_releases(
     if not lists.fail_to_pass:
         record.rejected = f"no test of the new tests fails on {old.version} and passes with the fix"
         return record
-    use_notes = pair.statement == "release-notes" or (pair.statement == "auto" and diff.release_notes.strip())
+    use_notes = pair.statement == "release-notes" or (
+        pair.statement == "auto" and diff.release_notes.strip()
+    )
     if pair.statement == "release-notes" and not diff.release_notes.strip():
         record.rejected = f"{new.version} has no release notes to state the problem with"
         return record
@@ -264,12 +286,18 @@ def task_from_releases(
     )
     record.statement_from = "release notes" if use_notes else "failing tests"
     task = draft.model_copy(
-        update={"problem_statement": statement, "FAIL_TO_PASS": lists.fail_to_pass, "PASS_TO_PASS": lists.pass_to_pass}
+        update={
+            "problem_statement": statement,
+            "FAIL_TO_PASS": lists.fail_to_pass,
+            "PASS_TO_PASS": lists.pass_to_pass,
+        }
     )
     path = out_dir / f"{task.instance_id}.yaml"
     written = write_task_file(task, path)
     progress(f"validating {task.instance_id} ({runs} runs)")
-    result = validate_task(written, provision(written, settings).start, runs=runs, timeout=pair.test_timeout)
+    result = validate_task(
+        written, provision(written, settings).start, runs=runs, timeout=pair.test_timeout
+    )
     if not result.valid:
         path.unlink()
         record.rejected = "invalid: " + "; ".join(result.reasons)
@@ -284,6 +312,10 @@ def _run_problem(which: str, result: GradeResult) -> str | None:
     report = result.report
     if report.patch_successfully_applied and not report.error:
         return None
-    reason = report.apply_failure or report.error or report.log_problem or "the grader could not read the test run"
+    reason = (
+        report.apply_failure
+        or report.error
+        or report.log_problem
+        or "the grader could not read the test run"
+    )
     return f"the new tests' run {which} says nothing: {reason}"
-

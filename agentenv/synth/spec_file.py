@@ -37,14 +37,19 @@ class _Dumper(yaml.SafeDumper):
         return analysis
 
 
-_Dumper.add_representer(_Block, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|"))
+_Dumper.add_representer(
+    _Block, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+)
 
 
 def task_yaml(task: Task) -> str:
     """The task as YAML, long texts as block scalars when they load back exactly so. Fields
     left at their defaults are not written (the schema version always is): a field the task
     model gains later does not change the files already written."""
-    data = {"schema_version": task.schema_version, **task.model_dump(mode="json", exclude_defaults=True)}
+    data = {
+        "schema_version": task.schema_version,
+        **task.model_dump(mode="json", exclude_defaults=True),
+    }
     readable = dict(data)
     for key in LONG_TEXTS:
         value = data.get(key)
