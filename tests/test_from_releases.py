@@ -85,6 +85,10 @@ def test_the_command_names_a_bad_pair_without_a_traceback(
 
 
 def test_a_pair_that_shows_no_fix_is_recorded_with_the_reason(tmp_path: Path) -> None:
+    # An earlier attempt had vouched for a task of this pair: no longer.
+    (tmp_path / "manifest.yaml").write_text(
+        "name: releases\nvalidation:\n  tomli-2.4.0-to-2.4.1: {valid: true, checked_at: '2026-01-01'}\n"
+    )
     # tomli 2.4.1 changed its parser but shipped no test change: nothing could show the fix.
     done = _from_releases(
         "pypi:tomli==2.4.0", "pypi:tomli==2.4.1", "--out", str(tmp_path), timeout=300
@@ -92,7 +96,9 @@ def test_a_pair_that_shows_no_fix_is_recorded_with_the_reason(tmp_path: Path) ->
     assert done.returncode == 1, done.stderr
     reason = "the newer release changes no test file: nothing shows the fix"
     assert reason in " ".join(done.stderr.split())
-    (record,) = yaml.safe_load((tmp_path / "manifest.yaml").read_text())["sources"]
+    manifest = yaml.safe_load((tmp_path / "manifest.yaml").read_text())
+    assert manifest["validation"] == {}
+    (record,) = manifest["sources"]
     assert record["task"] is None and record["rejected"] == reason
     assert record["patch_files"] == ["src/tomli/_parser.py"] and record["test_files"] == []
     assert list(tmp_path.glob("*.yaml")) == [tmp_path / "manifest.yaml"]

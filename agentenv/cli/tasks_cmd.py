@@ -209,6 +209,7 @@ def from_releases(
     from agentenv.synth.release_diff import ReleaseDiffError
     from agentenv.synth.release_manifest import record_pair
     from agentenv.synth.releases import ReleasePair, ReleasePairError, task_from_releases
+    from agentenv.synth.spec_file import SpecWriteError
 
     options = {"install": install} if install else {}
     options |= {"test_cmd": test_cmd} if test_cmd else {}
@@ -219,7 +220,7 @@ def from_releases(
     except ValidationError as exc:
         console.print(f"[red]error:[/red] {describe_validation(exc, prefix='option ')}")
         raise typer.Exit(2) from None
-    except (ManifestError, ReleasePairError, ReleaseDiffError, PypiSourceError, RuntimeUnavailable) as exc:
+    except (ManifestError, ReleasePairError, ReleaseDiffError, SpecWriteError, PypiSourceError, RuntimeUnavailable) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     record_pair(out, record, runs=runs)

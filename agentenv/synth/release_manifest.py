@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentenv.synth.releases import PairRecord
+from agentenv.synth.releases import PairRecord, instance_id
 from agentenv.tasks.catalog import (
     ValidationRecord,
     now_utc,
@@ -14,6 +14,7 @@ from agentenv.tasks.catalog import (
     write_manifest,
 )
 from agentenv.tasks.loader import load_tasks
+from agentenv.tasks.pypi import parse_spec
 
 DESCRIPTION = (
     "Real bug fixes from consecutive releases on the package index: the older release is the "
@@ -37,4 +38,7 @@ def record_pair(out: Path, record: PairRecord, *, runs: int) -> Path:
             valid=True, runs=runs, checked_at=now_utc(), task_digest=task_digest(task)
         )
         manifest.validation = dict(sorted(manifest.validation.items()))
+    else:
+        # An earlier attempt's task of the same pair is no longer vouched for.
+        manifest.validation.pop(instance_id(parse_spec(record.old), parse_spec(record.new)), None)
     return write_manifest(out, manifest)

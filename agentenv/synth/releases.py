@@ -1,8 +1,7 @@
 """Tasks from real bug fixes: two consecutive releases of a package on the index.
 
 For `pypi:NAME==OLD` and `pypi:NAME==NEW`:
-- the base tree is OLD's sdist (`repo_source: pypi:NAME==OLD`), installed as for synthesized
-  tasks;
+- the base tree is OLD's sdist (`repo_source: pypi:NAME==OLD`), installed with pytest;
 - the diff OLD -> NEW is split (see `release_diff`): its test files are the hidden
   `test_patch`, its package code the reference `patch`, release noise is left out;
 - the test patch's test modules are run on OLD with the test patch (before) and with the
@@ -104,8 +103,8 @@ class PairRecord(BaseModel):
     pass_to_pass: int = 0
     # Tests of the test modules that fail even with the fix (left out of both lists).
     failing_with_fix: list[str] = Field(default_factory=list)
-    # Passing tests whose ids hold whitespace: SWE-bench's log parser cuts such ids at the
-    # first space, so they are left out of both lists (see docs/decisions.md).
+    # Passing tests whose ids hold whitespace, left out of both lists: SWE-bench's log parser
+    # cuts such ids at the first space, so its grading would find them missing.
     left_out: list[str] = Field(default_factory=list)
     statement_from: str | None = None
 
@@ -273,18 +272,15 @@ def task_from_releases(
     if not lists.fail_to_pass:
         record.rejected = f"no test of the new tests fails on {old.version} and passes with the fix"
         return record
-    use_notes = pair.statement == "release-notes" or (
-        pair.statement == "auto" and diff.release_notes.strip()
-    )
     if pair.statement == "release-notes" and not diff.release_notes.strip():
         record.rejected = f"{new.version} has no release notes to state the problem with"
         return record
-    statement = (
-        release_notes_statement(old.name, old.version, diff.release_notes)
-        if use_notes
-        else bug_report(old.name, old.version, lists.fail_to_pass, before.test_log)
-    )
-    record.statement_from = "release notes" if use_notes else "failing tests"
+    if pair.statement != "failing-tests" and diff.release_notes.strip():
+        statement = release_notes_statement(old.name, old.version, diff.release_notes)
+        record.statement_from = "release notes"
+    else:
+        statement = bug_report(old.name, old.version, lists.fail_to_pass, before.test_log)
+        record.statement_from = "failing tests"
     task = draft.model_copy(
         update={
             "problem_statement": statement,
