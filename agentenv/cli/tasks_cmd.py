@@ -187,3 +187,48 @@ def synth(
     )
     if not report.kept:
         raise typer.Exit(1)
+
+
+@app.command("from-releases")
+def from_releases(
+    old: Annotated[str, typer.Argument(help="pypi:NAME==OLD, the release with the bug (the base).")],
+    new: Annotated[str, typer.Argument(help="pypi:NAME==NEW, the next release, whose changes fix it and test it.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the task spec into (its manifest records the pair).")],
+    install: Annotated[list[str] | None, typer.Option(help="Install commands (repeat; default: pip install -e . and pytest).")] = None,
+    test_cmd: Annotated[str | None, typer.Option(help="The test command (pytest with -rA); the new test modules are appended.")] = None,
+    statement: Annotated[str, typer.Option(help="auto (release notes if any), release-notes or failing-tests.")] = "auto",
+    allow_gap: Annotated[bool, typer.Option("--allow-gap", help="Accept releases between OLD and NEW.")] = False,
+    runs: Annotated[int, typer.Option(min=1, help="Validation runs of the task.")] = 2,
+    timeout: Annotated[float, typer.Option(help="Seconds the test command may take.")] = 300.0,
+) -> None:
+    """Make a task from a real bug fix: OLD's sdist is the base, the package changes of NEW the
+    reference patch, its test changes the hidden tests."""
+    from pydantic import ValidationError
+
+    from agentenv.files import describe_validation
+    from agentenv.synth.release_diff import ReleaseDiffError
+    from agentenv.synth.release_manifest import record_pair
+    from agentenv.synth.releases import ReleasePair, ReleasePairError, task_from_releases
+    from agentenv.synth.spec_file import SpecWriteError
+
+    options = {"install": install} if install else {}
+    options |= {"test_cmd": test_cmd} if test_cmd else {}
+    try:
+        pair = ReleasePair(old=old, new=new, statement=statement, allow_gap=allow_gap, test_timeout=timeout, **options)
+        read_manifest(out)  # a manifest that cannot be recorded into is found now, not after the work
+        record = task_from_releases(pair, out, runs=runs, progress=console.print)
+    except ValidationError as exc:
+        console.print(f"[red]error:[/red] {describe_validation(exc, prefix='option ')}")
+        raise typer.Exit(2) from None
+    except (ManifestError, ReleasePairError, ReleaseDiffError, SpecWriteError, PypiSourceError, RuntimeUnavailable) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    record_pair(out, record, runs=runs)
+    if record.task is None:
+        console.print(f"no task from {old} -> {new}: {record.rejected}")
+        raise typer.Exit(1)
+    console.print(
+        f"wrote {out / record.task}.yaml: {record.fail_to_pass} FAIL_TO_PASS, {record.pass_to_pass} PASS_TO_PASS; "
+        f"patch: {', '.join(record.patch_files)}; tests: {', '.join(record.test_files)}; "
+        f"left out: {', '.join(f'{d.path} ({d.reason})' for d in record.dropped) or 'nothing'}"
+    )

@@ -116,6 +116,27 @@ def _sdist_link(spec: PypiSpec) -> tuple[str, str, str | None]:
     raise PypiSourceError(f"no source distribution of {spec.name}=={spec.version} on {index}")
 
 
+def sdist_versions(name: str) -> list[str]:
+    """The versions of `name` that have a source distribution on the index, in the order the
+    index lists them (not sorted: ordering versions is the caller's business)."""
+    spec = PypiSpec(name, "0")
+    index = _index_url()
+    try:
+        page = _get(f"{index}/{spec.normalized}/").decode("utf-8", errors="replace")
+    except _NotFound:
+        raise PypiSourceError(f"no package named {name!r} on {index}") from None
+    prefixes = {spec.normalized, spec.normalized.replace("-", "_"), name.lower()}
+    versions: dict[str, None] = {}
+    for href in _LINK.findall(page):
+        filename = html.unescape(href).split("#", 1)[0].rsplit("/", 1)[-1]
+        for suffix in (".tar.gz", ".zip"):
+            stem = filename[: -len(suffix)] if filename.endswith(suffix) else ""
+            for prefix in prefixes:
+                if stem.lower().startswith(prefix + "-"):
+                    versions[stem[len(prefix) + 1 :]] = None
+    return list(versions)
+
+
 def fetch_sdist(spec: PypiSpec) -> tuple[Path, str]:
     """The sdist in the cache (downloaded once, hash-checked): (path, sha256)."""
     folder = CACHE_DIR / "sdists"
