@@ -32,6 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tree_sitter import Node, Parser
 from tree_sitter_language_pack import get_parser
 
+from agentenv import pyast
+
 __all__ = ["MAX_LINT_CHARS", "EditSpan", "LintIssue", "format_issues", "introduced_issues",
            "language_for_path", "lint"]
 
@@ -267,8 +269,8 @@ def _python_checks(
         return (_nul_issue(text),), None
     with _quiet_and_gc_paused():
         try:
-            tree = compile(text, path, "exec", ast.PyCF_ONLY_AST)
-            compile(tree, path, "exec")  # errors only the compiler sees: 'return' outside function
+            tree = pyast.parse(text, path)
+            pyast.compile_tree(tree, path)  # errors only the compiler sees: 'return' outside function
         except SyntaxError as exc:  # IndentationError and TabError included
             return (_syntax_issue(exc),), None
         except Exception:  # a lone surrogate, RecursionError, MemoryError: cannot judge, pass

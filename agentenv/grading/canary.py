@@ -19,8 +19,11 @@ from __future__ import annotations
 import ast
 import posixpath
 import random
+import re
 import secrets
 from dataclasses import dataclass, field
+
+from agentenv import pyast
 
 _WORDS = (
     "boundaries", "regressions", "edge_cases", "round_trip", "defaults", "ordering", "errors",
@@ -59,7 +62,7 @@ def _name(folder: str, rng: random.Random, taken: set[str]) -> str:
 def _imports(source: str) -> str:
     """The top-level import statements of a test module (the canary imports what it does)."""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except SyntaxError:
         return ""
     lines = [ast.unparse(node) for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
@@ -97,7 +100,8 @@ def make_canary(directives: list[str], module_source: str = "", rng: random.Rand
     return MustFail(path=path, source=source, tests=[f"{path}::{function}"])
 
 
-Edit = tuple[int, int, int, int, str]  # start line, start column, end line, end column, text
+Edit = tuple[int, int, int, int, str]
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")  # start line, start column, end line, end column, text
 
 
 def _span(node: ast.AST) -> tuple[int, int, int, int]:
@@ -140,14 +144,23 @@ def _is_test(node: ast.stmt) -> bool:
     return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test")
 
 
-def _removal(node: ast.stmt) -> Edit:
-    """An edit that removes a definition, its decorators included, as whole lines."""
+def _removal(node: ast.stmt, lines: list[str]) -> Edit:
+    """An edit that removes a definition, its decorators included, as whole lines. In a class
+    it leaves `pass` behind, so that a class whose tests all go still has a body."""
     first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-    return (first, 0, node.end_lineno + 1, 0, "")  # type: ignore[operator]
+    indent = lines[node.lineno - 1].encode("utf-8")[: node.col_offset].decode("utf-8", errors="replace")
+    keep = f"{indent}pass\n" if node.col_offset else ""
+    return (first, 0, node.end_lineno + 1, 0, keep)  # type: ignore[operator]
+
+
+def _source_lines(source: str) -> list[str]:
+    """The lines as Python counts them (str.splitlines also breaks at U+2028, form feeds and
+    other characters a string literal may hold, which would shift every edit after them)."""
+    return _LINE.findall(source)
 
 
 def _apply(source: str, edits: list[Edit]) -> str:
-    lines = source.splitlines(keepends=True) + [""]
+    lines = _source_lines(source) + [""]
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line.encode("utf-8")))
@@ -173,13 +186,14 @@ def make_mutant(
         if path == module and rest:
             wanted[tuple(rest.split("[", 1)[0].split("::"))] = "[" in rest
     try:
-        tree = ast.parse(source) if wanted else None
+        tree = pyast.parse(source) if wanted else None
     except SyntaxError:
         return None
     if tree is None:
         return None
     edits: list[Edit] = []
     kept: list[tuple[tuple[str, ...], bool]] = []
+    lines = _source_lines(source)
 
     def consider(key: tuple[str, ...], node: ast.stmt) -> bool:
         changes = _assertion_edits(node, source) if key in wanted else []
@@ -187,16 +201,18 @@ def make_mutant(
             edits.extend(changes)
             kept.append((key, wanted[key]))
             return True
-        edits.append(_removal(node))
+        edits.append(_removal(node, lines))
         return False
 
     for node in tree.body:
         if _is_test(node):
             consider((node.name,), node)  # type: ignore[attr-defined]
         elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
-            tests = [item for item in node.body if _is_test(item)]
-            if not any([consider((node.name, item.name), item) for item in tests]):  # type: ignore[attr-defined]
-                edits[-len(tests) :] = [_removal(node)] if tests else []
+            # Classes stay, even when none of their tests does: another class may inherit from
+            # them (toolz's TestDefaultDict(TestDict) holds no test of its own).
+            for item in node.body:
+                if _is_test(item):
+                    consider((node.name, item.name), item)  # type: ignore[attr-defined]
     if not kept:
         return None
     rng = rng or random.Random(secrets.randbits(64))
