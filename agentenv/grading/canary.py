@@ -112,10 +112,8 @@ def _assertion_edits(function: ast.stmt, source: str) -> list[Edit]:
     """Edits that make each top-level assertion of a test expect something else."""
     edits: list[Edit] = []
     for statement in function.body:  # type: ignore[attr-defined]
-        if isinstance(statement, ast.Return) or (
-            isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Yield | ast.YieldFrom)
-        ):
-            break  # what follows may never run: an honest run could pass it
+        if _may_leave(statement):
+            break  # what follows may never run (`if sys.platform == ...: return`): an honest run could pass it
         if isinstance(statement, ast.Assert):
             test = statement.test
             if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
@@ -127,6 +125,22 @@ def _assertion_edits(function: ast.stmt, source: str) -> list[Edit]:
             expected = statement.value.args[1]  # type: ignore[attr-defined]
             edits.append((*_span(expected), f"[{ast.get_source_segment(source, expected)}, 0]"))
     return edits
+
+
+def _may_leave(statement: ast.stmt) -> bool:
+    """Whether the test may end, or hand control away, inside this statement: a `return` or a
+    `yield` anywhere in it (not in a function or class it defines)."""
+    pending: list[ast.AST] = [statement]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Return | ast.Yield | ast.YieldFrom):
+            return True
+        pending.extend(
+            child
+            for child in ast.iter_child_nodes(node)
+            if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef)
+        )
+    return False
 
 
 def _is_assert_equal(statement: ast.stmt) -> bool:
