@@ -50,6 +50,32 @@ class TestUnrelated:
         assert double(0) == 0
 '''
 
+# unittest's shape (cachetools'): tests written once in a mixin, run by TestCase classes not
+# named Test*, with unittest's assertion methods.
+UNITTEST_MIXIN = '''
+import unittest
+from library import double
+
+
+class DoubleMixin:
+    def test_double(self):
+        self.assertEqual(double(2), 4)
+        self.assertTrue(double(1) == 2)
+
+    def test_member(self):
+        self.assertIn(double(1), [2])
+        self.assertIsNotNone(double(0))
+
+
+class DoubleTest(unittest.TestCase, DoubleMixin):
+    pass
+
+
+class UnrelatedTest(unittest.TestCase):
+    def test_unrelated(self):
+        self.assertIsNone(None)
+'''
+
 # Lines that str.splitlines() breaks and Python does not: every edit after them must still land
 # where the assertion is. Tab-indented class bodies must stay consistently indented. An
 # assertion after a `return` that an honest run takes is never reached: it cannot be mutated.
@@ -100,8 +126,9 @@ def _write(folder: Path, module: str, source: str, extra: MustFail) -> None:
     [
         (INHERITED, ["TestDict::test_itemfilter", "TestDefaultDict::test_itemfilter"]),
         (ODD_BYTES, ["TestOdd::test_double", "test_top_level", "test_leaves_early_here"]),
+        (UNITTEST_MIXIN, ["DoubleTest::test_double", "DoubleTest::test_member"]),
     ],
-    ids=["inherited-tests", "odd-bytes-and-tabs"],
+    ids=["inherited-tests", "odd-bytes-and-tabs", "unittest-mixin"],
 )
 def test_a_mutant_fails_every_test_it_names_beside_a_right_answer(
     tmp_path: Path, source: str, fail_to_pass: list[str]
@@ -116,6 +143,13 @@ def test_a_mutant_fails_every_test_it_names_beside_a_right_answer(
     named = {test: outcome for test, outcome in outcomes.items() if mutant.covers(test)}
     assert named and set(named.values()) == {"FAILED"}, outcomes
     assert len(named) == len(mutant.tests)
+    # Every test it names that has an assertion to change is there (not only Test* classes),
+    # as copies: one per assertion, so that one forged value is enough to pass a copy.
+    expected = {t for t in fail_to_pass if "leaves_early" not in t}
+    copies = {t: [n for n in named if n.split("::", 1)[1].startswith(t + "_")] for t in expected}
+    assert all(copies.values()), copies
+    if source is UNITTEST_MIXIN:
+        assert len(copies["DoubleTest::test_double"]) == 2 and len(copies["DoubleTest::test_member"]) == 2
 
 
 def test_a_canary_fails_and_imports_what_the_module_imports(tmp_path: Path) -> None:

@@ -115,6 +115,8 @@ _CAPABILITIES = {
     "gc": ("get_objects", "get_referrers", "get_referents"),
     "trace": ("settrace", "setprofile"),
     "source": ("getsource", "getsourcelines", "findsource", "linecache"),
+    "marshal": ("marshal",),
+    "code": ("__code__",),
 }
 
 

@@ -53,6 +53,7 @@ class TestRun:
     supervisor: dict[str, object] | None = None
     # The tests that fail in every honest run: the canary's id, and a mutant of the hidden tests.
     canary: str | None = None
+    canary_imports_of: str | None = None  # the hidden module whose imports the canary repeats
     mutant: MustFail | None = None
     # Modules of ours that could not be imported in this run (so their tests did not run).
     unimportable: list[str] = field(default_factory=list)
@@ -189,6 +190,7 @@ def run_hidden_tests(
         statuses=get_parser(task.log_parser)(result.output),
         duration_s=result.duration_s,
         canary=canary.tests[0] if canary else None,
+        canary_imports_of=canary.imports_of if canary else None,
         mutant=mutant,
         command=command,
     )

@@ -18,8 +18,11 @@ not pretend otherwise; it makes each kind of forgery leave evidence that the gra
 - An audit hook (Python 3.8+), which cannot be removed, reports what code under test has no
   business doing: reading the private folder of the grader, /proc/*/mem, walking the garbage
   collector or installing a tracer or an audit hook of its own, compiling code under another
-  file's name, and, while a test runs, looking at frames or reading test files (the last two
-  are allowed when the repository's own code already does such things).
+  file's name, loading code with marshal, replacing a function's code, and, while a test runs,
+  looking at frames or reading test files (frames, the collector, tracers, source reading,
+  marshal and code replacement are allowed when the repository's own code already uses them).
+- A test function's code (and the code of each function it wraps) must be, when the test
+  starts, the code it had when it was collected.
 
 The grader combines this with a canary test that must fail, the log agreeing with the
 records both ways, and the supervisor's exit status. Python 3.6+ and the standard library
@@ -67,6 +70,7 @@ _MACHINERY = [
 _FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_code"}
 # Stdlib helpers that look at frames or source on their caller's behalf.
 _ON_BEHALF = ("inspect.py", "traceback.py", "linecache.py", "tokenize.py")
+_LOGGING = ("logging/__init__.py",)
 # traceback's functions that give only file, line and function names of the stack.
 _SUMMARIES = ("extract_stack", "format_stack", "print_stack")
 
@@ -149,7 +153,7 @@ def _make_recorder():
     machinery = [(m, p, o) for m, p, o in machinery if o is not None]
     state = {
         "seq": 0, "status": {}, "evidence": set(), "origins": {}, "plugins": frozenset(), "guard": False,
-        "replaced": set(), "running": None,
+        "replaced": set(), "running": None, "codes": {}, "declared": {},
     }  # fmt: skip
 
     def send(kind, *fields):
@@ -202,11 +206,19 @@ def _make_recorder():
 
     def acting_frame(frame):
         """The frame that asked, skipping stdlib helpers that ask on a caller's behalf; None
-        when a helper that only summarises the stack (file, line, name: no locals) asked."""
+        when a helper that only summarises the stack (file, line, name: no locals) asked, or
+        logging asked for itself (a logger finding its caller)."""
         while frame is not None and frame.f_code.co_filename.endswith(_ON_BEHALF):
             if frame.f_code.co_name in _SUMMARIES and frame.f_code.co_filename.endswith("traceback.py"):
                 return None
             frame = frame.f_back
+        if frame is not None and frame.f_code.co_filename.endswith(_LOGGING):
+            # logging.currentframe() hands out its caller's caller: logging's own findCaller
+            # asking is logging's business; anyone else calling it asked for a frame.
+            asker = frame.f_back
+            if asker is None or asker.f_code.co_filename.endswith(_LOGGING):
+                return None
+            return asker
         return frame
 
     def during_a_test(frame):
@@ -223,6 +235,8 @@ def _make_recorder():
     def audit(event, args):
         if event not in _AUDITED or state["guard"]:
             return
+        if event == "object.__setattr__" and (len(args) < 2 or args[1] != "__code__"):
+            return  # every class attribute set is this event: only a function's code matters
         state["guard"] = True  # our own frame lookups are audited events too
         try:
             inspect_event(event, args, getframe(1))
@@ -245,8 +259,9 @@ def _make_recorder():
                 evidence("the code under test opened process memory (%s)" % path)
             elif not allowed.get("source") and full.endswith(".py") and full.startswith(repo + os.sep) and origin(full) == "test":
                 frame = acting_frame(caller)
-                if frame is not None and origin(frame.f_code.co_filename) == "untrusted" and during_a_test(frame):
-                    evidence("changed code read a test file while a test ran (%s, at %s)" % (full[len(repo) + 1 :], where(frame)))
+                if frame is not None and origin(frame.f_code.co_filename) == "untrusted":
+                    # At any moment: read while pytest collects, the answers wait for the test.
+                    evidence("changed code read a test file (%s, at %s)" % (full[len(repo) + 1 :], where(frame)))
             return
         if event == "object.__getattr__" and (len(args) < 2 or args[1] not in _FRAME_ATTRIBUTES):
             return
@@ -262,6 +277,11 @@ def _make_recorder():
             evidence("changed code installed a tracer (%s at %s)" % (event, where(frame)))
         elif event == "sys.addaudithook":
             evidence("changed code installed an audit hook (%s)" % where(frame))
+        elif event == "object.__setattr__" and not allowed.get("code"):
+            evidence("changed code replaced the code of a function (%s)" % where(frame))
+        elif event in ("marshal.loads", "marshal.load") and not allowed.get("marshal"):
+            # Code objects from bytes claim any file name, and compile's check never sees them.
+            evidence("changed code loaded code objects with marshal (%s)" % where(frame))
         elif event in ("compile", "code.__new__"):
             name = args[1]  # compile(source, filename); code.__new__(code, filename, ...)
             if isinstance(name, bytes):
@@ -314,6 +334,19 @@ def _make_recorder():
                 if code is not None and origin(code.co_filename) in ("untrusted", "synthetic"):
                     evidence("changed code registered an implementation of pytest's hook %s (%s, %s)" % (name, where_code(code), moment))
 
+    def code_chain(function):
+        """(function, its code) for a test function and each function it wraps."""
+        chain = []
+        function = _getattr(function, "__func__", function)
+        while function is not None and len(chain) < 8:
+            code = _getattr(function, "__code__", None)
+            if code is None:
+                break
+            chain.append((function, code))
+            wrapped = _getattr(function, "__wrapped__", None)
+            function = _getattr(wrapped, "__func__", wrapped)
+        return tuple(chain)
+
     def where_code(code):
         path = code.co_filename
         if path.startswith(repo + os.sep):
@@ -326,9 +359,13 @@ def _make_recorder():
                 return "FAILED"  # an unexpected pass is a failure
             crash = _getattr(_getattr(report, "longrepr", None), "reprcrash", None)
             path = _getattr(crash, "path", None)
-            if "xfail" not in report.keywords and path and origin(_str(path)) in ("untrusted", "synthetic"):
-                # pytest.xfail() called by the code under test, not by the test: a failure.
-                evidence("changed code declared %s an expected failure (%s:%s)" % (report.nodeid, path, _getattr(crash, "lineno", "?")))
+            declared_at = state["declared"].get(report.nodeid)
+            if path and origin(_str(path)) in ("untrusted", "synthetic"):
+                declared_at = declared_at or "%s:%s" % (path, _getattr(crash, "lineno", "?"))
+            if "xfail" not in report.keywords and declared_at:
+                # pytest.xfail() called by the code under test (directly, or through any
+                # helper it handed a callback), not by the test: a failure.
+                evidence("changed code declared %s an expected failure (%s)" % (report.nodeid, declared_at))
                 return "FAILED"
             return "XFAIL"
         if report.passed:
@@ -338,6 +375,8 @@ def _make_recorder():
         return "FAILED" if report.when == "call" else "ERROR"
 
     import pytest  # loaded already: this module is one of its plugins
+
+    xfailed = pytest.xfail.Exception
 
     class Recorder(object):
         def __init__(self):
@@ -363,7 +402,32 @@ def _make_recorder():
         def pytest_runtest_logfinish(self, nodeid, location):
             state["running"] = None
 
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtest_makereport(self, item, call):
+            # An expected failure raised while changed code is on the stack, wherever it
+            # called pytest.xfail from (an ExitStack callback, a finaliser...).
+            excinfo = call.excinfo
+            if excinfo is None or not _isinstance(excinfo.value, xfailed):
+                return None
+            tb = excinfo.tb
+            while tb is not None:
+                code = tb.tb_frame.f_code
+                if origin(code.co_filename) == "untrusted":
+                    state["declared"].setdefault(item.nodeid, where(tb.tb_frame))
+                tb = tb.tb_next
+            return None
+
+        def pytest_itemcollected(self, item):
+            state["codes"][item.nodeid] = code_chain(_getattr(item, "obj", None))
+
+        @pytest.hookimpl(tryfirst=True)
         def pytest_runtest_setup(self, item):
+            # A test function whose code was swapped after collection (for installed code, such
+            # as pytest's own no-op, which the origin check below accepts).
+            for function, code in state["codes"].get(item.nodeid, ()):
+                if _getattr(function, "__code__", None) is not code:
+                    evidence("the code of %s's test function was replaced after it was collected" % item.nodeid)
+                    break
             # A test item's own methods or test function, swapped for one of the patch's.
             overridden = [name for name in ("runtest", "setup", "teardown", "repr_failure") if name in vars(item)]
             if overridden:
@@ -400,7 +464,7 @@ def _make_recorder():
 _AUDITED = frozenset(
     ["open", "sys._getframe", "sys._current_frames", "object.__getattr__", "gc.get_objects",
      "gc.get_referrers", "gc.get_referents", "sys.settrace", "sys.setprofile", "sys.addaudithook",
-     "compile", "code.__new__"]
+     "compile", "code.__new__", "marshal.loads", "marshal.load", "object.__setattr__"]
 )  # fmt: skip
 _RECORDER = [_make_recorder()]  # made at import: before any conftest or test module loads
 del _make_recorder
