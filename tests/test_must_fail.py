@@ -155,10 +155,16 @@ def test_a_mutant_fails_every_test_it_names_beside_a_right_answer(
 def test_a_canary_fails_and_imports_what_the_module_imports(tmp_path: Path) -> None:
     module = "test_subject.py"
     canary = make_canary([module], INHERITED)
-    assert canary is not None and "from library import itemfilter, double" in canary.source
+    assert canary is not None and "    from library import itemfilter, double\n" in canary.source
     _write(tmp_path, module, INHERITED, canary)
     outcomes = _run(tmp_path, [canary.path])
     assert outcomes == {canary.tests[0]: "FAILED"}
+    # An import that works only after the module's own sys.path change does not stop it.
+    source = "import sys\nsys.path.insert(0, 'vendored')\nimport only_in_vendored\n" + INHERITED
+    canary = make_canary([module], source)
+    assert canary is not None and "import only_in_vendored" in canary.source
+    (tmp_path / canary.path).write_text(canary.source)
+    assert _run(tmp_path, [canary.path]) == {canary.tests[0]: "FAILED"}
 
 
 class _Litter:

@@ -69,7 +69,9 @@ def _imports(source: str) -> str:
     except SyntaxError:
         return ""
     lines = [ast.unparse(node) for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
-    return "".join(f"{line}\n" for line in lines if "__future__" not in line)
+    # Each in its own try: an import that works only after the module's other statements (a
+    # sys.path change) must not make the canary unimportable, which is evidence of tampering.
+    return "".join(f"try:\n    {line}\nexcept Exception:\n    pass\n" for line in lines if "__future__" not in line)
 
 
 def make_canary(directives: list[str], module_source: str = "", rng: random.Random | None = None) -> MustFail | None:
