@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from agentenv.grading.canary import MustFail, make_canary, make_mutant
+from agentenv.grading.hidden_run import TestRun
+from agentenv.grading.log_parsers import TestStatus
+from agentenv.grading.trust import tampering_evidence
 
 CORRECT_LIBRARY = '''
 def itemfilter(predicate, d, factory=dict):
@@ -143,6 +146,7 @@ def test_a_mutant_fails_every_test_it_names_beside_a_right_answer(
     named = {test: outcome for test, outcome in outcomes.items() if mutant.covers(test)}
     assert named and set(named.values()) == {"FAILED"}, outcomes
     assert len(named) == len(mutant.tests)
+    assert all(outcomes[mutant.original_of(test)] == "PASSED" for test in named)  # type: ignore[index]
     # Every test it names that has an assertion to change is there (not only Test* classes),
     # as copies: one per assertion, so that one forged value is enough to pass a copy.
     expected = {t for t in fail_to_pass if "leaves_early" not in t}
@@ -206,3 +210,31 @@ def test_mutants_are_built_from_many_threads_at_once() -> None:
     finally:
         gc.set_threshold(*thresholds)
     assert not failures, failures[:1]
+
+
+@pytest.mark.parametrize(
+    ("library", "tampered"),
+    [
+        # Wrong code: the original fails its `>`, so the copy's `not (... > 0)` passes.
+        ("def double(x):\n    return -2 * x\n", False),
+        # A value equal to anything: the original and a copy both pass.
+        ("class _Any(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n\n"
+         "def double(x):\n    return _Any(-2 * x)\n", True),
+    ],
+    ids=["wrong-code", "equal-to-anything"],
+)
+def test_a_copy_passing_is_evidence_only_beside_its_original_passing(
+    tmp_path: Path, library: str, tampered: bool
+) -> None:
+    module = "test_subject.py"
+    source = "from library import double\n\n\ndef test_double():\n    assert double(2) == 4\n\n\ndef test_positive():\n    assert double(2) > 0\n"
+    fail_to_pass = [f"{module}::test_double", f"{module}::test_positive"]
+    mutant = make_mutant(module, source, fail_to_pass, [module])
+    assert mutant is not None
+    _write(tmp_path, module, source, mutant)
+    (tmp_path / "library.py").write_text(library)
+    outcomes = _run(tmp_path, [module, mutant.path])
+    recorded = {test: TestStatus[outcome] for test, outcome in outcomes.items()}
+    run = TestRun(log="", exit_code=1, timed_out=False, statuses=recorded, recorded=recorded, finished=True, mutant=mutant)
+    evidence = [e for e in tampering_evidence(run, fail_to_pass) if "copied hidden test" in e]
+    assert bool(evidence) is tampered, (outcomes, evidence)

@@ -51,8 +51,20 @@ class MustFail:
     after: str | None = None  # the module it must run after (a mutant: its original)
     imports_of: str | None = None  # a canary: the module whose imports it repeats
 
+    # A mutant's copy (an id, or a prefix ending in "[") -> the hidden test it copies.
+    originals: dict[str, str] = field(default_factory=dict)
+
     def covers(self, test_id: str) -> bool:
         return any(test_id == t or (t.endswith("[") and test_id.startswith(t)) for t in self.tests)
+
+    def original_of(self, test_id: str) -> str | None:
+        """The hidden test a copy was made from (the same parametrized case), or None."""
+        for copy, original in self.originals.items():
+            if test_id == copy:
+                return original
+            if copy.endswith("[") and test_id.startswith(copy):
+                return original + test_id[len(copy) :]
+        return None
 
 
 def _name(folder: str, rng: random.Random, taken: set[str]) -> str:
@@ -292,7 +304,7 @@ def make_mutant(
     if tree is None:
         return None
     edits: list[Edit] = []
-    kept: list[tuple[tuple[str, ...], bool]] = []
+    kept: list[tuple[tuple[str, ...], bool, tuple[str, ...]]] = []  # copy, parametrized, original
     lines = _source_lines(source)
     # Each wanted test, by the definition that runs it: a method may be inherited from a base
     # class of the module (a mixin, or a test class whose tests a subclass runs again).
@@ -314,7 +326,7 @@ def make_mutant(
             first = _removal(node, lines)[0]
             edits.append((first, 0, node.end_lineno + 1, 0, copies))  # type: ignore[operator]
             for key in targets[definition]:
-                kept.extend(((*key[:-1], name), wanted[key]) for name in names)
+                kept.extend(((*key[:-1], name), wanted[key], key) for name in names)
         else:
             edits.append(_removal(node, lines))
 
@@ -330,8 +342,11 @@ def make_mutant(
     if not kept:
         return None
     path = _name(posixpath.dirname(module), rng, set(taken))
-    tests = [f"{path}::{'::'.join(key)}" + ("[" if parametrized else "") for key, parametrized in kept]
-    return MustFail(path=path, source=_apply(source, edits), tests=tests, after=module)
+    originals = {
+        f"{path}::{'::'.join(copy)}" + ("[" if parametrized else ""): f"{module}::{'::'.join(key)}" + ("[" if parametrized else "")
+        for copy, parametrized, key in kept
+    }
+    return MustFail(path=path, source=_apply(source, edits), tests=list(originals), after=module, originals=originals)
 
 
 def placed(directives: list[str], extra: list[MustFail], rng: random.Random | None = None) -> list[str]:
