@@ -156,19 +156,21 @@ def run_hidden_tests(
         }
         runtime.write_file(f"{plugin_dir}/{SETTINGS_FILE}", json.dumps(settings).encode())
         arguments += [f"--plugin {plugin}", f"--plugin-dir {shell_word(plugin_dir)}"]
-    pycache = f"{workdir}/pycache"
-    arguments.append(f"--pycache {shell_word(pycache)}")
-    prepare = f"mkdir -p -m 700 {shell_word(workdir + '/results')} && mkdir -p {shell_word(pycache)}"
+    # No bytecode in the repository when the tests start (the guards drop it from patches; this
+    # is the second layer): a planted .pyc cannot stand in for a source file. Bytecode of the
+    # installed packages stays, so pytest and its plugins are not compiled again at every grade.
+    no_bytecode = f"find {shell_word(repo)} \\( -name __pycache__ -prune -o -name '*.py[co]' \\) -exec rm -rf {{}} +"
+    prepare = f"mkdir -p -m 700 {shell_word(workdir + '/results')} && {no_bytecode}"
     if use_recorder and added:
         secrets_file = f"{workdir}/results/ours.json"
         prepare += f" && chmod 700 {shell_word(workdir + '/results')}"
         arguments.append(f"--secrets {shell_word(secrets_file)}")
     if runtime.kind == "docker" or _is_root(runtime):
-        # The tests run as a user who owns the repository, a home and a bytecode cache, and
-        # nothing else. On the host, only if the interpreter is reachable by that user (the
-        # supervisor checks); the scratch folder around the repository must let it through.
+        # The tests run as a user who owns the repository and a home, and nothing else. On
+        # the host, only if the interpreter is reachable by that user (the supervisor
+        # checks); the scratch folder around the repository must let it through.
         home = f"{workdir}/home"
-        prepare += f" && mkdir -p {shell_word(home)} && chown -R {TEST_USER} {shell_word(repo)} {shell_word(home)} {shell_word(pycache)}"
+        prepare += f" && mkdir -p {shell_word(home)} && chown -R {TEST_USER} {shell_word(repo)} {shell_word(home)}"
         arguments += [f"--user {TEST_USER}", f"--home {shell_word(home)}"]
         if runtime.kind != "docker":  # a host's scratch folder is private to its owner
             prepare += f" && chmod 711 {shell_word(posixpath.dirname(repo))}"

@@ -42,8 +42,6 @@ def _parse():
     # Drop to --user only if the test command's Python works as that user (a local runtime:
     # the host's interpreter may sit where that user cannot read).
     parser.add_argument("--user-if-able", action="store_true")
-    # Where Python keeps bytecode: not the repository's __pycache__ (a planted .pyc is ignored).
-    parser.add_argument("--pycache", default="")
     parser.add_argument("--home", default="")
     # A file (in a folder only root reads) whose bytes go to the recorder after the key.
     parser.add_argument("--secrets", default="")
@@ -160,8 +158,6 @@ def _child(args, key_read, record_write):
         environment["PYTHONPATH"] = args.plugin_dir + (":" + path if path else "")
         environment["AGENTENV_KEY_FD"] = str(key_read)
         environment["AGENTENV_RECORD_FD"] = str(record_write)
-    if args.pycache:
-        environment["PYTHONPYCACHEPREFIX"] = args.pycache
     if args.user:
         if args.home:
             environment["HOME"] = args.home
