@@ -2,9 +2,9 @@
 
 CPython 3.11 keeps the depth counter of its AST conversions in state that every thread shares,
 so two threads converting at once can fail with "SystemError: AST constructor recursion depth
-mismatch" (seen on 3.11.7 while two grades of one test session built their mutants). Grades,
-lint checks and task synthesis all run in worker threads, so every conversion goes through one
-lock; a parse takes milliseconds, the lock costs nothing measurable.
+mismatch" (seen on 3.11.7 while two grades of one test session built their mutants). Grades
+and lint checks run in worker threads, so every conversion goes through one lock; a parse
+takes milliseconds.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from agentenv.runtime.base import Runtime
 from agentenv.tasks.directives import hidden_test_command
 from agentenv.tasks.model import Task
 
-GRADER_VERSION = "3"
+GRADER_VERSION = "4"
 CACHE_DIR = Path(os.environ.get("AGENTENV_CACHE", Path.home() / ".cache" / "agentenv")) / "grades"
 GOLD = "gold"
 

@@ -117,8 +117,8 @@ def make_canary(directives: list[str], module_source: str = "", rng: random.Rand
     return MustFail(path=path, source=source, tests=[f"{path}::{function}"], imports_of=modules[0] if module_source else None)
 
 
-Edit = tuple[int, int, int, int, str]
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")  # start line, start column, end line, end column, text
+Edit = tuple[int, int, int, int, str]  # start line, start column, end line, end column, text
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")  # a line as Python counts them
 
 
 def _span(node: ast.AST) -> tuple[int, int, int, int]:

@@ -18,9 +18,9 @@ not pretend otherwise; it makes each kind of forgery leave evidence that the gra
 - An audit hook (Python 3.8+), which cannot be removed, reports what code under test has no
   business doing: reading the private folder of the grader, /proc/*/mem, walking the garbage
   collector or installing a tracer or an audit hook of its own, compiling code under another
-  file's name, loading code with marshal, replacing a function's code, and, while a test runs,
-  looking at frames or reading test files (frames, the collector, tracers, source reading,
-  marshal and code replacement are allowed when the repository's own code already uses them).
+  file's name, loading code with marshal, replacing a function's code, reading test files and,
+  while a test runs, looking at frames (frames, the collector, tracers, source reading, marshal
+  and code replacement are allowed when the repository's own code already uses them).
 - A test function's code (and the code of each function it wraps) must be, when the test
   starts, the code it had when it was collected.
 
