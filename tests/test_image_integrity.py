@@ -522,8 +522,10 @@ def test_threads_that_share_an_environment_image_build_it_once(
 
 # -- a positive verdict is kept ----------------------------------------------------------------
 def _checks_between(started: float, ended: float) -> int:
+    # Whole seconds: since=int(started) takes in everything from `started` on, and nothing of
+    # the second before (where the previous check may have been made).
     events = docker.from_env().events(
-        since=int(started) - 1,
+        since=int(started),
         until=int(ended) + 2,
         filters={"event": "create", "label": "agentenv.image_check"},
         decode=True,
