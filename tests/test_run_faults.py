@@ -21,7 +21,7 @@ import pytest
 from agentenv.rollout.config import load_config
 from agentenv.rollout.ledger import LEDGER_FILE, read_ledger
 from agentenv.rollout.runner import run
-from agentenv.runtime.gc import leftovers, remove
+from agentenv.runtime.gc import leftovers, process_alive, remove
 from agentenv.runtime.images import BASE_IMAGE
 from agentenv.trajectory.recorder import read_trajectory
 
@@ -413,6 +413,23 @@ def test_a_runner_killed_with_sigkill_loses_nothing_it_flushed_and_resumes(docke
     assert report["resolved_instances"] == 3
     # Every call made before the kill is in the ledger, the one in flight at the kill perhaps not.
     assert calls_before - 2 <= round(report["total_spent"] / CALL_COST) - (calls - calls_before) <= calls_before
+
+
+def test_a_killed_process_that_is_not_yet_reaped_is_gone() -> None:
+    # A SIGKILLed Ray actor is a zombie until the raylet reaps it; the run that hears of its
+    # death removes its containers then, and must not take the zombie for a live creator.
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        assert process_alive(child.pid)
+        child.kill()  # not waited for: a zombie
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child.pid}/stat").read_bytes().rsplit(b")", 1)[1][1:2] != b"Z":
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.01)
+        assert not process_alive(child.pid)
+    finally:
+        child.wait()
+    assert not process_alive(child.pid)
 
 
 def test_a_dead_ray_actor_costs_only_its_own_episode(docker_provisioned, demo_tasks, tmp_path: Path, monkeypatch) -> None:

@@ -36,7 +36,7 @@ from agentenv.rollout.jobs import EpisodeJob
 from agentenv.rollout.ledger import SpendingLedger, read_ledger
 from agentenv.rollout.local_backend import job_result, not_run
 from agentenv.rollout.stop import RunStop
-from agentenv.runtime.gc import remove_run_containers
+from agentenv.runtime.gc import process_alive, remove_run_containers
 from agentenv.tasks.model import Task
 from agentenv.trajectory.model import TrajectoryHeader
 
@@ -276,7 +276,7 @@ def _stop(
     # ray.kill does not wait. Only once an actor's process is gone is nobody else writing its
     # trajectory or starting containers.
     deadline = time.monotonic() + _KILL_WAIT_S
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(process_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     refs = list(pool.running)
     if refs:
@@ -292,13 +292,3 @@ def _stop(
     pool.running.clear()
     if run_id is not None:
         remove_run_containers(run_id)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -26,14 +26,22 @@ class Leftover(BaseModel):
     reason: str
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` still runs. A zombie does not: a Ray actor that was SIGKILLed stays
+    one until the raylet reaps it, and its containers must go as soon as the run hears of it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # someone else's process: alive
-    return True
+        pass  # someone else's process: it exists
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            stat = stat_file.read()
+    except OSError:
+        return True  # no /proc here: what kill said
+    state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]  # after "pid (command) "
+    return state not in (b"Z", b"X")
 
 
 def _managed(extra_labels: list[str] | None = None) -> list[Leftover]:
@@ -69,7 +77,7 @@ def leftovers(*, everything: bool = False) -> list[Leftover]:
             pid = labels.get(PID_LABEL, "")
             if not pid.isdigit():
                 reason = "no creator recorded"
-            elif not _alive(int(pid)):
+            elif not process_alive(int(pid)):
                 reason = f"its creator (pid {pid}) is gone"
         if reason:
             found.append(container.model_copy(update={"reason": reason}))
@@ -103,7 +111,7 @@ def run_containers(run_id: str) -> list[Leftover]:
         pid = container.labels.get(PID_LABEL, "")
         if container.labels.get(HOST_LABEL, here) != here:
             continue
-        if pid == me or (pid.isdigit() and not _alive(int(pid))):
+        if pid == me or (pid.isdigit() and not process_alive(int(pid))):
             found.append(container.model_copy(update={"reason": f"run {run_id} is stopping"}))
     return found
 
