@@ -514,8 +514,13 @@ def test_a_second_ctrl_c_exits_at_once_and_leaves_the_rest_to_gc(docker_provisio
             signalled = time.monotonic()
             process.wait(timeout=30)
             took = time.monotonic() - signalled
+            # What is left, gc finds (its creator is gone). A removal the runner asked for
+            # before it exited may still be finishing in the engine: what is gone by the time
+            # gc looked is not left.
             left = {c["Id"][:12] for c in run_containers(run_id)}
-            assert left <= {c.id for c in leftovers()}, "what is left, gc finds (its creator is gone)"
+            found = {c.id for c in leftovers()}
+            still_left = left & {c["Id"][:12] for c in run_containers(run_id)}
+            assert still_left <= found, "what is left, gc finds (its creator is gone)"
         finally:
             kill_group(process, run_id)
     assert took < 5, f"{took:.1f}s after the second Ctrl-C"
