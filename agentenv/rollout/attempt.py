@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from agentenv.trajectory.model import StepRecord, TrajectoryFooter, TrajectoryHeader
-from agentenv.trajectory.recorder import Recorder, TrajectoryError, read_trajectory
+from agentenv.trajectory.recorder import Recorder, read_trajectory_if_readable
 
 log = logging.getLogger(__name__)
 
@@ -164,14 +164,8 @@ def end_unfinished(
     """Append a footer to a trajectory that another process left unfinished (a Ray actor that
     died or was killed); `cost_of(header)` is what that attempt spent. None when there is
     nothing to end: no file, a footer already, a broken file."""
-    if not path.exists():
-        return None
-    try:
-        trajectory = read_trajectory(path)
-    except TrajectoryError as exc:
-        log.warning("%s is left as it is: %s", path, exc)
-        return None
-    if trajectory.footer is not None:
+    trajectory = read_trajectory_if_readable(path, "is left as it is")
+    if trajectory is None or trajectory.footer is not None:
         return None
     started = datetime.fromisoformat(trajectory.header.started_at)
     footer = TrajectoryFooter(

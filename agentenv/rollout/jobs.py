@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from agentenv.rollout.episode import EpisodeResult
 from agentenv.tasks.model import Task
-from agentenv.trajectory.recorder import TrajectoryError, read_trajectory
+from agentenv.trajectory.recorder import read_trajectory_if_readable
 
-log = logging.getLogger(__name__)
 # Footers that do not make a job done: it is run again when the run is resumed. They say the
 # episode was cut short by something other than the agent, which another try may not meet:
 # - env_error: the environment failed (a dead container or engine, a failed build);
@@ -59,12 +57,8 @@ def plan_jobs(tasks: list[Task], samples: int, run_dir: Path, run_id: str) -> li
 def finished_result(job: EpisodeJob) -> EpisodeResult | None:
     """The result recorded in a finished trajectory, or None (missing, unfinished, broken)."""
     path = Path(job.trajectory_path)
-    if not path.exists():
-        return None
-    try:
-        trajectory = read_trajectory(path)
-    except TrajectoryError as exc:
-        log.warning("%s will be run again: %s", path, exc)
+    trajectory = read_trajectory_if_readable(path, "will be run again")
+    if trajectory is None:
         return None
     footer = trajectory.footer
     if footer is None or footer.exit_status in RETRY_ON_RESUME:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import IO
@@ -18,6 +19,9 @@ from agentenv.trajectory.model import (
 )
 
 _RECORD = TypeAdapter(TrajectoryRecord)
+
+
+log = logging.getLogger(__name__)
 
 
 class TrajectoryError(ValueError):
@@ -63,6 +67,18 @@ class Trajectory(BaseModel):
     @property
     def finished(self) -> bool:
         return self.footer is not None
+
+
+def read_trajectory_if_readable(path: Path, otherwise: str) -> Trajectory | None:
+    """The trajectory at `path`, or None when there is no file or it cannot be read (logged
+    with `otherwise`: what happens to it instead)."""
+    if not path.exists():
+        return None
+    try:
+        return read_trajectory(path)
+    except TrajectoryError as exc:
+        log.warning("%s %s: %s", path, otherwise, exc)
+        return None
 
 
 def read_trajectory(path: str | Path) -> Trajectory:
